@@ -1,0 +1,17 @@
+"""torch.nn drop-ins: `LSTM`, `GRU`, `RNN` and their cells, plus Keras weight conversion."""
+
+from lstmkit.nn.cells import GRUCell, LSTMCell, RNNCell
+from lstmkit.nn.convert import (
+    gru_from_keras,
+    gru_to_keras,
+    lstm_from_keras,
+    lstm_to_keras,
+    simple_rnn_from_keras,
+    simple_rnn_to_keras,
+)
+from lstmkit.nn.rnn import GRU, LSTM, RNN, SimpleRNN
+
+__all__ = [
+    "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "SimpleRNN", "gru_from_keras", "gru_to_keras",
+    "lstm_from_keras", "lstm_to_keras", "simple_rnn_from_keras", "simple_rnn_to_keras",
+]

@@ -1,0 +1,86 @@
+"""Input validation shared by every backend: clear errors, nothing silently broadcast.
+
+Dimensions: B batch, T time, I input features, H hidden units, P projection size (LSTM `proj_size`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def _fmt(shape: tuple[int, ...] | torch.Size) -> str:
+    return "(" + ", ".join(str(int(s)) for s in shape) + ")"
+
+
+def check_sequence(x: torch.Tensor, name: str = "input") -> tuple[int, int, int]:
+    """A batch-first float sequence (B, T, I) with at least one step and one sequence."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor of shape (batch, time, features), got {type(x).__name__}")
+    if x.dim() != 3:
+        raise ValueError(f"{name} must have rank 3 (batch, time, features), got shape {_fmt(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    B, T, I = x.shape
+    if B == 0 or T == 0:
+        raise ValueError(f"{name} is empty: shape {_fmt(x.shape)}; expected at least one sequence and one time step")
+    return B, T, I
+
+
+def check_param(
+    t: torch.Tensor | None, shape: tuple[int, ...], name: str, like: torch.Tensor, optional: bool = False
+) -> None:
+    """A weight, bias or state: exact shape, same dtype and device as the input `like`."""
+    if t is None:
+        if optional:
+            return
+        raise ValueError(f"{name} is required, expected a tensor of shape {_fmt(shape)}")
+    if not isinstance(t, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor of shape {_fmt(shape)}, got {type(t).__name__}")
+    if tuple(t.shape) != tuple(shape):
+        raise ValueError(f"{name} must have shape {_fmt(shape)}, got {_fmt(t.shape)}")
+    if t.dtype != like.dtype:
+        raise ValueError(f"{name} has dtype {t.dtype} but the input has dtype {like.dtype}; they must match")
+    if t.device != like.device:
+        raise ValueError(f"{name} is on device {t.device} but the input is on {like.device}; they must match")
+
+
+def lengths_to_mask(lengths: torch.Tensor | list[int], B: int, T: int, device: torch.device) -> torch.Tensor:
+    """Per-sequence valid lengths (right padding) to a boolean (B, T) mask."""
+    lengths = torch.as_tensor(lengths)
+    if lengths.dim() != 1 or lengths.shape[0] != B:
+        raise ValueError(f"lengths must have shape ({B},), one length per sequence, got {_fmt(lengths.shape)}")
+    if lengths.is_floating_point() or lengths.dtype == torch.bool:
+        raise ValueError(f"lengths must be integers, got dtype {lengths.dtype}")
+    if (lengths < 0).any():
+        raise ValueError(f"lengths must be >= 0, got {lengths.min().item()}")
+    if (lengths > T).any():
+        raise ValueError(f"lengths must be <= the sequence length {T}, got {lengths.max().item()}")
+    steps = torch.arange(T, device=device)
+    return steps[None, :] < lengths.to(device)[:, None]  # (B, T)
+
+
+def normalize_mask(
+    mask: torch.Tensor | None, lengths: torch.Tensor | list[int] | None, B: int, T: int, device: torch.device
+) -> torch.Tensor | None:
+    """`mask` (B, T) bool, True where a step is real, or `lengths` (B,); never both. Returns (B, T) bool or None."""
+    if mask is not None and lengths is not None:
+        raise ValueError("give either mask or lengths, not both")
+    if lengths is not None:
+        return lengths_to_mask(lengths, B, T, device)
+    if mask is None:
+        return None
+    if not isinstance(mask, torch.Tensor):
+        mask = torch.as_tensor(mask)
+    if tuple(mask.shape) != (B, T):
+        raise ValueError(f"mask must have shape ({B}, {T}) (batch, time), got {_fmt(mask.shape)}")
+    if mask.dtype != torch.bool:
+        if mask.is_floating_point():
+            raise ValueError(f"mask must be boolean (True = real step), got dtype {mask.dtype}")
+        mask = mask != 0
+    if mask.device != device:
+        raise ValueError(f"mask is on device {mask.device} but the input is on {device}; they must match")
+    return mask
+
+
+def check_dropout_mask(m: torch.Tensor | None, B: int, size: int, name: str, like: torch.Tensor) -> None:
+    check_param(m, (B, size), name, like, optional=True)

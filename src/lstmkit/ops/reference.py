@@ -1,0 +1,202 @@
+"""The reference recurrences: the equations, one line each, looped over time with autograd.
+
+Dimensions: B batch, T time, I input features, H hidden units, P projection size (LSTM only).
+Weights are in PyTorch's layout: `weight_ih` (G*H, I), `weight_hh` (G*H, H), gate blocks stacked
+on the first axis, LSTM gates in the order i, f, g, o and GRU gates in the order r, z, n.
+
+Every backend takes exactly these arguments, already validated by `lstmkit.ops.dispatch`:
+  x                       (B, T, I) input, batch first
+  h0 (and c0)             (B, H) initial state (P for the LSTM hidden state with projection)
+  mask                    (B, T) bool or None; True where a step is real. At a masked step the state
+                          is carried forward unchanged, so padding may sit on either side.
+  reverse                 run from t = T-1 down to 0; outputs stay aligned with the input positions
+  input_dropout_mask      (B, I) or None: multiplies x at every step (variational dropout)
+  recurrent_dropout_mask  (B, H) or None: multiplies h_prev in the recurrent matmul at every step
+  zero_output_for_mask    at a masked step output zeros instead of the carried-forward output
+"""
+
+from __future__ import annotations
+
+import torch
+
+from lstmkit.ops.activations import Activation, get_activation
+
+
+def _time_steps(T: int, reverse: bool) -> range:
+    return range(T - 1, -1, -1) if reverse else range(T)
+
+
+def _input_projection(
+    x: torch.Tensor, weight_ih: torch.Tensor, bias_ih: torch.Tensor | None, input_dropout_mask: torch.Tensor | None
+) -> torch.Tensor:
+    """x W^T + b for all steps in one matmul."""
+    if input_dropout_mask is not None:
+        x = x * input_dropout_mask[:, None, :]  # (B, T, I)
+    xw = x @ weight_ih.T  # (B, T, G*H)
+    if bias_ih is not None:
+        xw = xw + bias_ih
+    return xw
+
+
+def _carry(m: torch.Tensor | None, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    return new if m is None else torch.where(m, new, old)
+
+
+def _emit(m: torch.Tensor | None, h: torch.Tensor, zero_output_for_mask: bool) -> torch.Tensor:
+    if m is None or not zero_output_for_mask:
+        return h
+    return torch.where(m, h, torch.zeros_like(h))
+
+
+def lstm(
+    x: torch.Tensor,
+    weight_ih: torch.Tensor,
+    weight_hh: torch.Tensor,
+    bias_ih: torch.Tensor | None,
+    bias_hh: torch.Tensor | None,
+    *,
+    weight_hr: torch.Tensor | None,
+    h0: torch.Tensor,
+    c0: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    reverse: bool = False,
+    activation: str | Activation = "tanh",
+    recurrent_activation: str | Activation = "sigmoid",
+    input_dropout_mask: torch.Tensor | None = None,
+    recurrent_dropout_mask: torch.Tensor | None = None,
+    zero_output_for_mask: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """LSTM over a whole sequence. σ is `recurrent_activation`, tanh is `activation`:
+
+        i_t = σ(W_i x_t + b_ii + R_i h_{t-1} + b_hi)        input gate
+        f_t = σ(W_f x_t + b_if + R_f h_{t-1} + b_hf)        forget gate
+        g_t = tanh(W_g x_t + b_ig + R_g h_{t-1} + b_hg)     candidate
+        o_t = σ(W_o x_t + b_io + R_o h_{t-1} + b_ho)        output gate
+        c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t                     cell state
+        h_t = o_t ⊙ tanh(c_t)                               hidden state
+        h_t = W_hr h_t                                       only with projection (weight_hr, P < H)
+
+    Returns (output (B, T, P or H), h_n (B, P or H), c_n (B, H)).
+    """
+    act, rec_act = get_activation(activation), get_activation(recurrent_activation)
+    T = x.shape[1]
+    xw = _input_projection(x, weight_ih, bias_ih, input_dropout_mask)  # (B, T, 4H)
+    h_prev, c_prev = h0, c0
+    outputs: list[torch.Tensor | None] = [None] * T
+    for t in _time_steps(T, reverse):
+        h_in = h_prev if recurrent_dropout_mask is None else h_prev * recurrent_dropout_mask
+        gates = xw[:, t] + h_in @ weight_hh.T  # (B, 4H)
+        if bias_hh is not None:
+            gates = gates + bias_hh
+        i, f, g, o = gates.chunk(4, dim=1)  # 4 x (B, H)
+        i = rec_act(i)
+        f = rec_act(f)
+        g = act(g)
+        o = rec_act(o)
+        c = f * c_prev + i * g
+        h = o * act(c)
+        if weight_hr is not None:
+            h = h @ weight_hr.T  # (B, P)
+        m = None if mask is None else mask[:, t, None]  # (B, 1)
+        h_prev, c_prev = _carry(m, h, h_prev), _carry(m, c, c_prev)
+        outputs[t] = _emit(m, h_prev, zero_output_for_mask)
+    return torch.stack(outputs, dim=1), h_prev, c_prev  # (B, T, H)
+
+
+def gru(
+    x: torch.Tensor,
+    weight_ih: torch.Tensor,
+    weight_hh: torch.Tensor,
+    bias_ih: torch.Tensor | None,
+    bias_hh: torch.Tensor | None,
+    *,
+    h0: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    reverse: bool = False,
+    activation: str | Activation = "tanh",
+    recurrent_activation: str | Activation = "sigmoid",
+    reset_after: bool = True,
+    input_dropout_mask: torch.Tensor | None = None,
+    recurrent_dropout_mask: torch.Tensor | None = None,
+    zero_output_for_mask: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """GRU over a whole sequence. σ is `recurrent_activation`, tanh is `activation`:
+
+        r_t = σ(W_r x_t + b_ir + R_r h_{t-1} + b_hr)                  reset gate
+        z_t = σ(W_z x_t + b_iz + R_z h_{t-1} + b_hz)                  update gate
+        n_t = tanh(W_n x_t + b_in + r_t ⊙ (R_n h_{t-1} + b_hn))       reset_after=True (PyTorch, Keras 3 default)
+        n_t = tanh(W_n x_t + b_in + R_n (r_t ⊙ h_{t-1}) + b_hn)       reset_after=False (Cho et al. 2014)
+        h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+
+    Returns (output (B, T, H), h_n (B, H)).
+    """
+    act, rec_act = get_activation(activation), get_activation(recurrent_activation)
+    T = x.shape[1]
+    H = h0.shape[1]
+    xw = _input_projection(x, weight_ih, bias_ih, input_dropout_mask)  # (B, T, 3H)
+    x_r, x_z, x_n = xw.split(H, dim=2)  # 3 x (B, T, H)
+    R_rz, R_n = weight_hh[: 2 * H], weight_hh[2 * H :]  # (2H, H), (H, H)
+    b_rz, b_n = (None, None) if bias_hh is None else (bias_hh[: 2 * H], bias_hh[2 * H :])
+    h_prev = h0
+    outputs: list[torch.Tensor | None] = [None] * T
+    for t in _time_steps(T, reverse):
+        h_in = h_prev if recurrent_dropout_mask is None else h_prev * recurrent_dropout_mask
+        hr_rz = h_in @ R_rz.T  # (B, 2H)
+        if b_rz is not None:
+            hr_rz = hr_rz + b_rz
+        hr_r, hr_z = hr_rz.chunk(2, dim=1)
+        r = rec_act(x_r[:, t] + hr_r)
+        z = rec_act(x_z[:, t] + hr_z)
+        if reset_after:
+            hn = h_in @ R_n.T  # (B, H)
+            if b_n is not None:
+                hn = hn + b_n
+            n = act(x_n[:, t] + r * hn)
+        else:
+            hn = (r * h_in) @ R_n.T  # (B, H)
+            if b_n is not None:
+                hn = hn + b_n
+            n = act(x_n[:, t] + hn)
+        h = (1 - z) * n + z * h_prev
+        m = None if mask is None else mask[:, t, None]  # (B, 1)
+        h_prev = _carry(m, h, h_prev)
+        outputs[t] = _emit(m, h_prev, zero_output_for_mask)
+    return torch.stack(outputs, dim=1), h_prev
+
+
+def simple_rnn(
+    x: torch.Tensor,
+    weight_ih: torch.Tensor,
+    weight_hh: torch.Tensor,
+    bias_ih: torch.Tensor | None,
+    bias_hh: torch.Tensor | None,
+    *,
+    h0: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    reverse: bool = False,
+    activation: str | Activation = "tanh",
+    input_dropout_mask: torch.Tensor | None = None,
+    recurrent_dropout_mask: torch.Tensor | None = None,
+    zero_output_for_mask: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Elman RNN over a whole sequence (`activation` is tanh or relu, or any other):
+
+        h_t = tanh(W x_t + b_ih + R h_{t-1} + b_hh)
+
+    Returns (output (B, T, H), h_n (B, H)).
+    """
+    act = get_activation(activation)
+    T = x.shape[1]
+    xw = _input_projection(x, weight_ih, bias_ih, input_dropout_mask)  # (B, T, H)
+    h_prev = h0
+    outputs: list[torch.Tensor | None] = [None] * T
+    for t in _time_steps(T, reverse):
+        h_in = h_prev if recurrent_dropout_mask is None else h_prev * recurrent_dropout_mask
+        pre = xw[:, t] + h_in @ weight_hh.T  # (B, H)
+        if bias_hh is not None:
+            pre = pre + bias_hh
+        h = act(pre)
+        m = None if mask is None else mask[:, t, None]  # (B, 1)
+        h_prev = _carry(m, h, h_prev)
+        outputs[t] = _emit(m, h_prev, zero_output_for_mask)
+    return torch.stack(outputs, dim=1), h_prev
