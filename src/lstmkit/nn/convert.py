@@ -149,7 +149,8 @@ def _to_keras_sum_bias(
 ) -> list[np.ndarray]:
     out = [_np(weight_ih).T.copy(), _np(weight_hh).T.copy()]
     if out[1].shape[0] * gates != out[1].shape[1]:
-        raise ValueError(f"weight_hh must be ({gates}H, H), got {tuple(out[1].T.shape)}")
+        hint = "; Keras has no projection (proj_size)" if gates == 4 else ""
+        raise ValueError(f"weight_hh must be ({gates}H, H), got {tuple(out[1].T.shape)}{hint}")
     if bias_ih is not None or bias_hh is not None:
         b = np.zeros(out[0].shape[1], dtype=out[0].dtype)
         for part in (bias_ih, bias_hh):
