@@ -201,3 +201,32 @@ def test_dropout_mask_rejects_bad_rate():
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
         ops.dropout_mask(2, 3, 1.0, like=torch.zeros(1))
     assert ops.dropout_mask(2, 3, 0.0, like=torch.zeros(1)) is None
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "simple_rnn"])
+def test_tracing_records_agree_with_the_forward_pass(kind):
+    w = weights(kind, 3, 5)
+    x = torch.randn(2, 6, 3, dtype=F64)
+    mask = torch.tensor([[1, 1, 1, 1, 0, 0], [0, 1, 1, 1, 1, 1]], dtype=torch.bool)
+    plain = run(kind, x, w, mask=mask, reverse=True)
+    with ops.tracing() as records:
+        traced = run(kind, x, w, mask=mask, reverse=True)
+    for a, b in zip(plain, traced):
+        assert torch.equal(a, b)
+    (rec,) = records
+    assert rec["kind"] == kind and rec["reverse"] is True
+    assert torch.equal(rec["h"], traced[0])  # the recorded h is the output, step by step
+    assert torch.equal(rec["h"][:, 0], traced[1]) if kind != "lstm" else torch.equal(rec["c"][:, 0], traced[2])
+    gates = {"lstm": "ifgoc", "gru": "rzn", "simple_rnn": ""}[kind]
+    for g in gates:
+        assert rec[g].shape == (2, 6, 5)
+    if kind == "lstm":  # the recorded gates reproduce the recorded states: c_t = f c_{t-1} + i g, h_t = o tanh(c_t)
+        t = 2  # a step that is real for both sequences
+        c_next = rec["f"][:, t] * rec["c"][:, t + 1] + rec["i"][:, t] * rec["g"][:, t]
+        assert_close(c_next, rec["c"][:, t])
+        assert_close(rec["o"][:, t] * torch.tanh(rec["c"][:, t]), rec["h"][:, t])
+    with ops.tracing() as records2:
+        pass
+    assert records2 == []
+    run(kind, x, w)
+    assert len(records) == 1  # nothing is recorded outside the context

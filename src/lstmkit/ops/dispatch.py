@@ -6,7 +6,9 @@ back quietly to "reference"; an explicitly named backend that cannot run raises 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -36,6 +38,34 @@ def register_backend(
 
 
 register_backend("reference", reference, lambda x: True, auto_priority=1)
+
+# When set, every recurrence runs on the reference and appends a record of its gates and states.
+_TRACE: ContextVar[list[dict] | None] = ContextVar("lstmkit_trace", default=None)
+
+
+@contextlib.contextmanager
+def tracing() -> Iterator[list[dict]]:
+    """Within this context every `lstm`/`gru`/`simple_rnn` call runs on the reference backend and
+    appends to the yielded list a dict: `kind`, `reverse`, `mask`, and each step's gates and states
+    as (B, T, size) tensors (LSTM i, f, g, o, c, h; GRU r, z, n, h; SimpleRNN h), detached.
+    The outputs returned are the ones computed while recording, so the records agree exactly."""
+    records: list[dict] = []
+    token = _TRACE.set(records)
+    try:
+        yield records
+    finally:
+        _TRACE.reset(token)
+
+
+def _call(kind: str, backend: str, x: torch.Tensor, args: tuple, kwargs: dict):  # type: ignore[no-untyped-def]
+    impl = select_backend(backend, x).module
+    records = _TRACE.get()
+    if records is None:
+        return getattr(impl, kind)(x, *args, **kwargs)
+    rec: dict = {"kind": kind, "reverse": kwargs["reverse"], "mask": kwargs["mask"]}
+    out = getattr(reference, kind)(x, *args, trace=rec, **kwargs)
+    records.append(rec)
+    return out
 
 
 def backends() -> list[str]:
@@ -129,12 +159,11 @@ def lstm(
     mask = normalize_mask(mask, lengths, B, T, x.device)
     check_dropout_mask(input_dropout_mask, B, x.shape[2], "lstm: input_dropout_mask", x)
     check_dropout_mask(recurrent_dropout_mask, B, Hr, "lstm: recurrent_dropout_mask", x)
-    impl = select_backend(backend, x).module
-    return impl.lstm(
-        x, weight_ih, weight_hh, bias_ih, bias_hh, weight_hr=weight_hr, h0=h0, c0=c0, mask=mask,
+    return _call(
+        "lstm", backend, x, (weight_ih, weight_hh, bias_ih, bias_hh), dict(weight_hr=weight_hr, h0=h0, c0=c0, mask=mask,
         reverse=reverse, activation=activation, recurrent_activation=recurrent_activation,
         input_dropout_mask=input_dropout_mask, recurrent_dropout_mask=recurrent_dropout_mask,
-        zero_output_for_mask=zero_output_for_mask,
+        zero_output_for_mask=zero_output_for_mask),
     )
 
 
@@ -168,12 +197,11 @@ def gru(
     mask = normalize_mask(mask, lengths, B, T, x.device)
     check_dropout_mask(input_dropout_mask, B, x.shape[2], "gru: input_dropout_mask", x)
     check_dropout_mask(recurrent_dropout_mask, B, H, "gru: recurrent_dropout_mask", x)
-    impl = select_backend(backend, x).module
-    return impl.gru(
-        x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, mask=mask, reverse=reverse,
+    return _call(
+        "gru", backend, x, (weight_ih, weight_hh, bias_ih, bias_hh), dict(h0=h0, mask=mask, reverse=reverse,
         activation=activation, recurrent_activation=recurrent_activation, reset_after=reset_after,
         input_dropout_mask=input_dropout_mask, recurrent_dropout_mask=recurrent_dropout_mask,
-        zero_output_for_mask=zero_output_for_mask,
+        zero_output_for_mask=zero_output_for_mask),
     )
 
 
@@ -205,9 +233,8 @@ def simple_rnn(
     mask = normalize_mask(mask, lengths, B, T, x.device)
     check_dropout_mask(input_dropout_mask, B, x.shape[2], "simple_rnn: input_dropout_mask", x)
     check_dropout_mask(recurrent_dropout_mask, B, H, "simple_rnn: recurrent_dropout_mask", x)
-    impl = select_backend(backend, x).module
-    return impl.simple_rnn(
-        x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, mask=mask, reverse=reverse,
+    return _call(
+        "simple_rnn", backend, x, (weight_ih, weight_hh, bias_ih, bias_hh), dict(h0=h0, mask=mask, reverse=reverse,
         activation=activation, input_dropout_mask=input_dropout_mask,
-        recurrent_dropout_mask=recurrent_dropout_mask, zero_output_for_mask=zero_output_for_mask,
+        recurrent_dropout_mask=recurrent_dropout_mask, zero_output_for_mask=zero_output_for_mask),
     )

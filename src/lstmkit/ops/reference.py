@@ -13,6 +13,9 @@ Every backend takes exactly these arguments, already validated by `lstmkit.ops.d
   input_dropout_mask      (B, I) or None: multiplies x at every step (variational dropout)
   recurrent_dropout_mask  (B, H) or None: multiplies h_prev in the recurrent matmul at every step
   zero_output_for_mask    at a masked step output zeros instead of the carried-forward output
+
+The reference alone also takes `trace`: a dict that, when given, receives every step's gate
+activations and states as (B, T, size) tensors aligned with the input positions (`lstmkit.insight`).
 """
 
 from __future__ import annotations
@@ -42,6 +45,20 @@ def _carry(m: torch.Tensor | None, new: torch.Tensor, old: torch.Tensor) -> torc
     return new if m is None else torch.where(m, new, old)
 
 
+def _record(trace: dict | None, t: int, T: int, **values: torch.Tensor) -> None:
+    if trace is None:
+        return
+    for name, v in values.items():
+        trace.setdefault(name, [None] * T)[t] = v.detach()
+
+
+def _finish(trace: dict | None) -> None:
+    if trace is not None:
+        for name in list(trace):
+            if isinstance(trace[name], list):
+                trace[name] = torch.stack(trace[name], dim=1)  # (B, T, size)
+
+
 def _emit(m: torch.Tensor | None, h: torch.Tensor, zero_output_for_mask: bool) -> torch.Tensor:
     if m is None or not zero_output_for_mask:
         return h
@@ -65,6 +82,7 @@ def lstm(
     input_dropout_mask: torch.Tensor | None = None,
     recurrent_dropout_mask: torch.Tensor | None = None,
     zero_output_for_mask: bool = False,
+    trace: dict | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """LSTM over a whole sequence. σ is `recurrent_activation`, tanh is `activation`:
 
@@ -100,6 +118,8 @@ def lstm(
         m = None if mask is None else mask[:, t, None]  # (B, 1)
         h_prev, c_prev = _carry(m, h, h_prev), _carry(m, c, c_prev)
         outputs[t] = _emit(m, h_prev, zero_output_for_mask)
+        _record(trace, t, T, i=i, f=f, g=g, o=o, c=c_prev, h=h_prev)
+    _finish(trace)
     return torch.stack(outputs, dim=1), h_prev, c_prev  # (B, T, H)
 
 
@@ -119,6 +139,7 @@ def gru(
     input_dropout_mask: torch.Tensor | None = None,
     recurrent_dropout_mask: torch.Tensor | None = None,
     zero_output_for_mask: bool = False,
+    trace: dict | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """GRU over a whole sequence. σ is `recurrent_activation`, tanh is `activation`:
 
@@ -161,6 +182,8 @@ def gru(
         m = None if mask is None else mask[:, t, None]  # (B, 1)
         h_prev = _carry(m, h, h_prev)
         outputs[t] = _emit(m, h_prev, zero_output_for_mask)
+        _record(trace, t, T, r=r, z=z, n=n, h=h_prev)
+    _finish(trace)
     return torch.stack(outputs, dim=1), h_prev
 
 
@@ -178,6 +201,7 @@ def simple_rnn(
     input_dropout_mask: torch.Tensor | None = None,
     recurrent_dropout_mask: torch.Tensor | None = None,
     zero_output_for_mask: bool = False,
+    trace: dict | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Elman RNN over a whole sequence (`activation` is tanh or relu, or any other):
 
@@ -199,4 +223,6 @@ def simple_rnn(
         m = None if mask is None else mask[:, t, None]  # (B, 1)
         h_prev = _carry(m, h, h_prev)
         outputs[t] = _emit(m, h_prev, zero_output_for_mask)
+        _record(trace, t, T, h=h_prev)
+    _finish(trace)
     return torch.stack(outputs, dim=1), h_prev
