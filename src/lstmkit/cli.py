@@ -1,0 +1,116 @@
+"""The `lstmkit` command: parses arguments into an experiment's config, and nothing else.
+
+    lstmkit run EXPERIMENT [--model M] [--epochs N] [--batch-size N] [--limit N] [--device cpu|cuda|auto]
+                           [--backend B] [--seed S] [--out DIR] [experiment options]
+    lstmkit data list | fetch NAME | verify
+    lstmkit inspect gates --run DIR --text "..." --out FILE.png
+    lstmkit inspect gradients --out FILE.png
+    lstmkit --version
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import types
+import typing
+from collections.abc import Sequence
+from typing import Any
+
+from lstmkit import __version__
+from lstmkit.experiments import EXPERIMENTS, get_experiment
+
+
+def _field_type(tp: Any) -> Any:
+    """The argparse type of a dataclass field annotation (`int | None` -> int)."""
+    if isinstance(tp, str):
+        tp = {"int": int, "float": float, "str": str, "bool": bool, "int | None": int, "str | None": str,
+              "float | None": float}.get(tp, str)
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return args[0] if args else str
+    return tp
+
+
+def _add_config_options(parser: argparse.ArgumentParser, config_cls: type) -> None:
+    for f in dataclasses.fields(config_cls):
+        flag = "--" + f.name.replace("_", "-")
+        tp = _field_type(f.type)
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        help_text = f.metadata.get("help", "") + f" (default: {default})"
+        if tp is bool:
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif typing.get_origin(tp) in (list, tuple):
+            (item,) = typing.get_args(tp)[:1]
+            parser.add_argument(flag, dest=f.name, type=item, nargs="+", default=None, help=help_text)
+        else:
+            choices = f.metadata.get("choices")
+            parser.add_argument(flag, dest=f.name, type=tp, default=None, choices=choices, help=help_text)
+
+
+def _run(argv: Sequence[str]) -> int:
+    if not argv or argv[0].startswith("-"):
+        print(f"usage: lstmkit run EXPERIMENT [options]; experiments: {', '.join(sorted(EXPERIMENTS))}",
+              file=sys.stderr)
+        return 2
+    name, rest = argv[0], argv[1:]
+    module = get_experiment(name)
+    parser = argparse.ArgumentParser(prog=f"lstmkit run {name}", description=(module.__doc__ or "").strip())
+    _add_config_options(parser, module.Config)
+    args = parser.parse_args(rest)
+    given = {k: v for k, v in vars(args).items() if v is not None}
+    config = module.Config(**given)
+    module.run(config)
+    return 0
+
+
+def _data(argv: Sequence[str]) -> int:
+    from lstmkit import data
+
+    parser = argparse.ArgumentParser(prog="lstmkit data")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="the known data files and where each is found")
+    fetch = sub.add_parser("fetch", help="download a data file into the cache")
+    fetch.add_argument("name")
+    sub.add_parser("verify", help="check every present file against its pinned sha256")
+    args = parser.parse_args(argv)
+    if args.cmd == "list":
+        return data.cli_list()
+    if args.cmd == "fetch":
+        return data.cli_fetch(args.name)
+    return data.cli_verify()
+
+
+def _inspect(argv: Sequence[str]) -> int:
+    from lstmkit.insight import cli as insight_cli
+
+    return insight_cli.main(argv)
+
+
+COMMANDS = {"run": _run, "data": _data, "inspect": _inspect}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv in (["--version"], ["-V"]):
+        print(f"lstmkit {__version__}")
+        return 0
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print(__doc__.strip())
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    try:
+        return COMMANDS[argv[0]](argv[1:])
+    except (ValueError, OSError) as e:  # bad input or a missing file: one clear paragraph, no traceback
+        print(f"lstmkit: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:
+        if type(e).__name__ == "DataError":  # lstmkit.data's error: its message is the whole story
+            print(f"lstmkit: {e}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
