@@ -1,0 +1,49 @@
+"""Files are written whole or not at all; curves are drawn from a history."""
+
+import json
+import os
+
+import pytest
+
+from lstmkit.io import atomic_write_text, write_json
+from lstmkit.plots import plot_history
+
+
+def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path, monkeypatch):
+    path = tmp_path / "metrics.json"
+    write_json(path, {"acc": 0.5})
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        write_json(path, {"acc": 0.9})
+    assert json.loads(path.read_text()) == {"acc": 0.5}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]  # no temporary file left behind
+
+
+def test_atomic_write_creates_folders_and_replaces(tmp_path):
+    path = tmp_path / "a" / "b.txt"
+    atomic_write_text(path, "one")
+    atomic_write_text(path, "two")
+    assert path.read_text() == "two"
+
+
+def test_plot_history_writes_a_png(tmp_path):
+    class History:
+        def __init__(self):
+            self.history = {"loss": [0.7, 0.5, 0.4], "val_loss": [0.69, 0.6, 0.55], "acc": [0.5, 0.7, 0.8],
+                            "val_acc": [0.55, 0.65, 0.7]}
+
+    path = plot_history(History(), tmp_path / "curves.png")
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_plot_history_rejects_empty_and_wrong_input(tmp_path):
+    with pytest.raises(ValueError, match="history is empty"):
+        plot_history({}, tmp_path / "x.png")
+    with pytest.raises(ValueError, match="expected a history dict"):
+        plot_history([1, 2], tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
