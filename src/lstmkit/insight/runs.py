@@ -1,0 +1,142 @@
+"""Open an IMDB run folder (written by `lstmkit run imdb`) as a model plus the text encoding it was trained with.
+
+What the folder is expected to hold (the interface with `lstmkit.experiments.imdb`):
+  model.keras             the model saved by lstmkit.keras `model.save`, opened with
+                          `lstmkit.keras.models.load_model`
+  encoding.json           {"source": "indices", "num_words", "maxlen", "index_from"}: Keras' IMDB word
+                          index (`imdb_word_index.json` in $LSTMKIT_DATA_DIR) shifted by index_from,
+                          start_char 1, oov_char 2, as `imdb.load_data` encodes; or
+                          {"source": "text", "maxlen", "vocabulary"}: the vocabulary as a list (id =
+                          position, "[UNK]" for unknown words, like Keras' TextVectorization) or a
+                          {word: id} dict
+  config.json             {"config": {...}}: num_words and maxlen are read from it when encoding.json
+                          is absent (defaults 10000 and 500)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Keras' Tokenizer / text_to_word_sequence default filters, which the IMDB word index was built with
+_FILTERS = re.compile(r"[!\"#$%&()*+,\-./:;<=>?@\[\\\]^_`{|}~\t\n]")
+MODEL_FILES = ("model.keras", "model.safetensors")
+
+
+@dataclass
+class TextModel:
+    """A text classifier and how to turn a text into the ids it reads."""
+
+    model: Any
+    encode: Callable[[str], tuple[list[int], list[str]]]  # text -> (ids, the token shown for each id)
+    maxlen: int | None
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def tokenize(text: str) -> list[str]:
+    """How the Keras IMDB word index was built: ASCII lowercasing, Keras' filter characters to spaces,
+    split on spaces (so "<br />" gives the word "br", which the index has)."""
+    return [w for w in _FILTERS.sub(" ", text.translate(_ASCII_LOWER)).split(" ") if w]
+
+
+def make_encoder(word_index: dict[str, int], *, num_words: int | None = 10000, start_char: int | None = 1,
+                 oov_char: int | None = 2, index_from: int = 0) -> Callable[[str], tuple[list[int], list[str]]]:
+    """An encoder like `imdb.load_data`'s: id = word_index[word] + index_from; ids >= num_words and unknown
+    words become `oov_char` (dropped when None); `start_char` first. OOV tokens are shown in brackets."""
+
+    def encode(text: str) -> tuple[list[int], list[str]]:
+        ids: list[int] = [] if start_char is None else [start_char]
+        shown: list[str] = [] if start_char is None else ["<start>"]
+        for word in tokenize(text):
+            i = word_index.get(word)
+            i = None if i is None else i + index_from
+            if i is None or (num_words is not None and i >= num_words):
+                if oov_char is None:
+                    continue
+                ids.append(oov_char)
+                shown.append(f"[{word}]")
+            else:
+                ids.append(i)
+                shown.append(word)
+        return ids, shown
+
+    return encode
+
+
+def _keras_word_index() -> dict[str, int]:
+    try:
+        from lstmkit.keras.datasets import imdb
+
+        return dict(imdb.get_word_index())
+    except ImportError:
+        pass
+    root = os.environ.get("LSTMKIT_DATA_DIR")
+    path = Path(root) / "imdb_word_index.json" if root else None
+    if path is None or not path.is_file():
+        raise ValueError("the IMDB word index is needed to encode the text: set $LSTMKIT_DATA_DIR to a folder with "
+                         "imdb_word_index.json")
+    return json.loads(path.read_text())
+
+
+def _load_model(path: Path) -> Any:
+    try:
+        from lstmkit.keras.models import load_model
+    except ImportError as e:
+        raise ValueError(f"{path} is a saved lstmkit.keras model, but lstmkit.keras.models.load_model "
+                         f"cannot be imported here ({e})") from e
+    return load_model(str(path))
+
+
+def _vocabulary_encoder(vocab: Any) -> Callable[[str], tuple[list[int], list[str]]]:
+    """A learned vocabulary: a list (id = position) or a {word: id} dict; unknown words map to "[UNK]"."""
+    if isinstance(vocab, list):
+        vocab = {str(w): i for i, w in enumerate(vocab)}
+    if not isinstance(vocab, dict) or not vocab:
+        raise ValueError(f"encoding.json: 'vocabulary' must be a non-empty list or dict, got {type(vocab).__name__}")
+    oov = next((vocab[k] for k in ("[UNK]", "<unk>", "<oov>") if k in vocab), 1)
+    return make_encoder(vocab, num_words=None, start_char=None, oov_char=oov, index_from=0)
+
+
+def load_imdb_run(run_dir: str | os.PathLike, model_loader: Callable[[Path], Any] | None = None) -> TextModel:
+    """The model of an IMDB run folder and its text encoder (see the module docstring for the files).
+
+    `model_loader` (default: `lstmkit.keras.models.load_model`) opens the model file found."""
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise ValueError(f"no run folder at {run}: expected the --out folder of `lstmkit run imdb`")
+    found = [run / name for name in MODEL_FILES if (run / name).exists()]
+    if not found:
+        have = sorted(p.name for p in run.iterdir())
+        raise ValueError(f"{run} holds no saved model: expected one of {', '.join(MODEL_FILES)} written by "
+                         f"`lstmkit run imdb`; the folder has {have or 'nothing'}")
+    enc = _read_json(run / "encoding.json")
+    if not enc:
+        raw = _read_json(run / "config.json")
+        enc = {"source": "indices", **raw.get("config", raw)}
+    if enc.get("source", "indices") == "text":
+        encode = _vocabulary_encoder(enc.get("vocabulary"))
+    elif enc.get("source", "indices") == "indices":
+        encode = make_encoder(_keras_word_index(), num_words=enc.get("num_words", 10000),
+                              start_char=enc.get("start_char", 1), oov_char=enc.get("oov_char", 2),
+                              index_from=int(enc.get("index_from", 3)))
+    else:
+        raise ValueError(f"encoding.json: unknown source {enc.get('source')!r}, expected 'indices' or 'text'")
+    model = (model_loader or _load_model)(found[0])
+    maxlen = enc.get("maxlen", 500)
+    return TextModel(model, encode, None if maxlen is None else int(maxlen))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a JSON object, got {type(data).__name__}")
+    return data

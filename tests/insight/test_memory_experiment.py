@@ -1,0 +1,53 @@
+"""`lstmkit run memory` with tiny settings, in process: the files it writes and their content."""
+
+import json
+
+import pytest
+
+from lstmkit.cli import main
+from lstmkit.experiments import memory
+
+TINY = ["--hidden", "6", "--steps", "4", "--batch-size", "8", "--eval-size", "40", "--eval-every", "2"]
+
+
+def test_recall_run_writes_metrics_and_plot(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "memory", "--lengths", "3", "5", *TINY, "--symbols", "4", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    rows = metrics["results"]
+    assert [(r["model"], r["length"]) for r in rows] == [(m, n) for n in (3, 5) for m in ("simple_rnn", "lstm", "gru")]
+    for r in rows:
+        assert 0.0 <= r["accuracy"] <= 1.0 and r["chance_accuracy"] == 0.25 and 1 <= r["steps"] <= 4
+        # 40 held-out sequences: the accuracy is a whole number of them
+        assert abs(r["accuracy"] * 40 - round(r["accuracy"] * 40)) < 1e-6
+    assert (out / "memory.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((out / "config.json").read_text())["config"]["lengths"] == [3, 5]
+    assert "recall L=5" in capsys.readouterr().out
+
+
+def test_adding_run_reports_mse_and_the_chance_baseline(tmp_path):
+    out = tmp_path / "add"
+    assert main(["run", "memory", "--task", "adding", "--model", "lstm", "--lengths", "12", *TINY,
+                 "--out", str(out)]) == 0
+    (row,) = json.loads((out / "metrics.json").read_text())["results"]
+    assert row["model"] == "lstm" and row["length"] == 12
+    assert row["mse"] == row["loss"] >= 0
+    # predicting 0.5 always: E[((X1 + X2) / 4)^2] = 2 * (1/3) / 16 = 1/24 for X uniform on [-1, 1]
+    assert abs(row["chance_mse"] - 1 / 24) < 0.02
+    assert 0.0 <= row["chance_accuracy"] <= 1.0
+
+
+def test_quick_config_runs_the_reduced_lengths():
+    c = memory.Config(quick=True)
+    assert c.lengths == [10, 60] and c.steps <= 200 and c.models == ["simple_rnn", "lstm", "gru"]
+    assert memory.Config(task="adding").goal == 0.95 and memory.Config().goal == 0.99
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--lengths", "0"], "--lengths must be >= 1"),
+    (["--task", "adding", "--lengths", "4"], "--lengths must be >= 6 for the adding task"),
+    (["--hidden", "0"], "--hidden must be positive"),
+])
+def test_bad_settings_are_clear_errors(tmp_path, capsys, args, message):
+    assert main(["run", "memory", *args, "--out", str(tmp_path / "x")]) == 2
+    assert message in capsys.readouterr().err
