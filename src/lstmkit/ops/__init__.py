@@ -8,3 +8,4 @@ __all__ = [
     "backends", "dropout_mask", "get_activation", "gru", "lstm", "register_backend", "select_backend",
     "simple_rnn", "tracing",
 ]
+from lstmkit.ops import triton as _triton  # noqa: F401  registers the "triton" backend when triton is installed
