@@ -31,19 +31,19 @@ _checked: set[tuple[str, int, int]] = set()  # (path, size, mtime_ns) of files t
 def data_dir() -> Path | None:
     """The folder `$LSTMKIT_DATA_DIR` names, or None when it is unset."""
     value = os.environ.get("LSTMKIT_DATA_DIR", "")
-    return Path(value).expanduser() if value else None
+    return Path(os.path.abspath(os.path.expanduser(value))) if value else None
 
 
 def cache_dir() -> Path:
     """`$LSTMKIT_CACHE_DIR`, default `~/.cache/lstmkit` (created when something is downloaded)."""
     value = os.environ.get("LSTMKIT_CACHE_DIR", "")
-    return Path(value).expanduser() if value else Path.home() / ".cache" / "lstmkit"
+    return Path(os.path.abspath(os.path.expanduser(value))) if value else Path.home() / ".cache" / "lstmkit"
 
 
 def search_dirs() -> list[Path]:
     """The folders searched, in order."""
-    first = data_dir()
-    return [first, cache_dir()] if first is not None else [cache_dir()]
+    first, cache = data_dir(), cache_dir()
+    return [first, cache] if first is not None and first != cache else [cache]
 
 
 def list_datasets() -> list[DataFile]:
