@@ -1,0 +1,26 @@
+"""`lstmkit.keras`: Keras' API on lstmkit's recurrences, so a Keras program runs with `keras` replaced by
+`lstmkit.keras` in its imports. Modules as in Keras: layers, models, datasets, preprocessing, utils,
+optimizers, losses, metrics, callbacks, activations, initializers, regularizers, constraints."""
+
+from lstmkit.keras import (
+    activations,
+    callbacks,
+    constraints,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    preprocessing,
+    regularizers,
+    utils,
+)
+from lstmkit.keras.layers import Input, Layer
+from lstmkit.keras.models import Model, Sequential, load_model
+
+__all__ = [
+    "Input", "Layer", "Model", "Sequential", "activations", "callbacks", "constraints", "datasets", "initializers",
+    "layers", "load_model", "losses", "metrics", "models", "optimizers", "preprocessing", "regularizers", "utils",
+]

@@ -1,0 +1,5 @@
+"""`lstmkit.keras.datasets`: `imdb` with Keras' `load_data` / `get_word_index` (from `lstmkit.data`)."""
+
+from lstmkit.keras.datasets import imdb
+
+__all__ = ["imdb"]

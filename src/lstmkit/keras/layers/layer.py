@@ -1,0 +1,487 @@
+"""`Layer`: a `torch.nn.Module` with Keras' life cycle.
+
+A layer is created with its options, built on the first input shape it sees (`build(input_shape)`
+creates the weights with Keras' initializers), then called. Like Keras 3 on its torch backend, a
+mask travels with a tensor as its `_keras_mask` attribute: `Embedding(mask_zero=True)` or `Masking`
+set it, recurrent layers read it. Models call `_call_internal`, which passes masks explicitly.
+
+Weights live as parameters (trainable) or buffers (non-trainable, e.g. BatchNormalization's moving
+statistics); `weights`, `get_weights()` and `set_weights()` use Keras' layout and order.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import warnings
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from lstmkit.keras import constraints as constraints_mod
+from lstmkit.keras import initializers as initializers_mod
+from lstmkit.keras import regularizers as regularizers_mod
+from lstmkit.keras.keras_tensor import (
+    KerasTensor,
+    Node,
+    Shape,
+    any_symbolic,
+    dtype_name,
+    flatten,
+    map_structure,
+)
+
+# The `training` flag of the current call, read by layers called with training=None (Keras' rule).
+_TRAINING: ContextVar[bool] = ContextVar("lstmkit_keras_training", default=False)
+_UIDS: defaultdict[str, int] = defaultdict(int)
+LAYER_CLASSES: dict[str, type[Layer]] = {}  # class name -> class, for load_model (no code from files)
+
+
+def to_snake_case(name: str) -> str:
+    """Keras' rule: `SimpleRNN` -> `simple_rnn`, `MaxPooling1D` -> `max_pooling1d`."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def auto_name(prefix: str) -> str:
+    """`dense`, then `dense_1`, `dense_2`, ... as Keras names layers."""
+    uid = _UIDS[prefix]
+    _UIDS[prefix] += 1
+    return prefix if uid == 0 else f"{prefix}_{uid}"
+
+
+@contextmanager
+def training_mode(training: bool) -> Iterator[None]:
+    token = _TRAINING.set(bool(training))
+    try:
+        yield
+    finally:
+        _TRAINING.reset(token)
+
+
+def fmt_shape(shape: Any) -> str:
+    if isinstance(shape, list):
+        return "[" + ", ".join(fmt_shape(s) for s in shape) + "]"
+    if isinstance(shape, tuple) and all(s is None or isinstance(s, int) for s in shape):
+        return "(" + ", ".join("None" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+    return str(shape)
+
+
+def get_mask(x: Any) -> Any:
+    if isinstance(x, (list, tuple)):
+        masks = [getattr(t, "_keras_mask", None) for t in x]
+        return None if all(m is None for m in masks) else masks
+    return getattr(x, "_keras_mask", None)
+
+
+def set_mask(outputs: Any, mask: Any) -> None:
+    """Attach masks to output tensors (Keras 3's torch-backend convention)."""
+    if isinstance(outputs, (list, tuple)):
+        masks = mask if isinstance(mask, (list, tuple)) else [mask] + [None] * (len(outputs) - 1)
+        for o, m in zip(outputs, masks):
+            set_mask(o, m)
+    elif isinstance(outputs, torch.Tensor):
+        outputs._keras_mask = mask  # type: ignore[attr-defined]
+
+
+def to_tensor(x: Any) -> Any:
+    """NumPy arrays, lists and scalars to torch tensors: floats as float32, integers as int64."""
+    if isinstance(x, torch.Tensor):
+        return x.float() if x.is_floating_point() and x.dtype != torch.float32 else x
+    if isinstance(x, (list, tuple)) and any(isinstance(t, (torch.Tensor, np.ndarray)) for t in x):
+        return type(x)(to_tensor(t) for t in x)
+    a = np.asarray(x)
+    if a.dtype == object:
+        raise ValueError(
+            f"cannot make a tensor of an array of Python objects (shape {a.shape}): sequences of different "
+            "lengths must be padded first, e.g. with pad_sequences"
+        )
+    if a.dtype.kind == "f":
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+    if a.dtype.kind in "iub":
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
+    raise ValueError(f"cannot use an array of dtype {a.dtype} as a layer input")
+
+
+@dataclass
+class WeightSpec:
+    """One Keras weight of a layer: where it lives and what applies to it."""
+
+    name: str  # Keras' name: kernel, recurrent_kernel, bias, embeddings, gamma, ...
+    attr: str  # the parameter or buffer holding it
+    trainable: bool
+    regularizer: regularizers_mod.Regularizer | None = None
+    constraint: constraints_mod.Constraint | None = None
+
+
+class Layer(nn.Module):
+    """Base class of every lstmkit.keras layer (and of models)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        LAYER_CLASSES[cls.__name__] = cls
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+        dtype: Any = None,
+        input_shape: tuple | None = None,
+        batch_input_shape: tuple | None = None,
+        input_dim: int | None = None,
+        batch_size: int | None = None,
+        activity_regularizer: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}")
+        if dtype is not None and dtype_name(dtype) not in ("float32", "int32", "int64"):
+            raise ValueError(f"{type(self).__name__}: only float32 layers are supported, got dtype={dtype!r}")
+        self.name = name or auto_name(to_snake_case(type(self).__name__))
+        self._trainable = bool(trainable)
+        self.built = False
+        self.supports_masking = False
+        self.activity_regularizer = regularizers_mod.get(activity_regularizer)
+        self._weight_specs: list[WeightSpec] = []
+        self._activity_losses: list[torch.Tensor] = []
+        self._build_shape: Any = None
+        self._output_shape: Any = None  # recorded by models, shown by summary()
+        self._inbound_nodes: list[Node] = []
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        if batch_input_shape is not None:
+            self._batch_input_shape: Shape | None = tuple(batch_input_shape)
+        elif input_shape is not None:
+            self._batch_input_shape = (batch_size, *tuple(input_shape))
+        else:
+            self._batch_input_shape = None
+
+    # ----- life cycle -------------------------------------------------------------------------
+    def build(self, input_shape: Any) -> None:
+        """Create the weights for inputs of `input_shape` (batch first, None where unknown)."""
+
+    def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement call()")
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self(*args, **kwargs)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """The output shape for an input shape. The default runs the layer once on zeros."""
+        def zeros(shape: Shape) -> torch.Tensor:
+            return torch.zeros(tuple(1 if s is None else s for s in shape), device=self._device())
+        x = map_structure(zeros, input_shape) if isinstance(input_shape, list) else zeros(input_shape)
+        with torch.no_grad(), training_mode(False):
+            out, _ = self._call_internal(x)
+        return map_structure(lambda t: (None, *tuple(t.shape[1:])), out)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The mask of the output: the input mask when the layer supports masking, else none."""
+        return mask if self.supports_masking else None
+
+    def _maybe_build(self, input_shape: Any, device: torch.device | None = None) -> None:
+        if self.built:
+            return
+        self._check_input_shape(input_shape)
+        self.build(input_shape)
+        self.built = True
+        self._build_shape = input_shape
+        if device is not None:
+            self.to(device)
+
+    def _check_input_shape(self, input_shape: Any) -> None:
+        """Raise a ValueError naming the layer when inputs of this shape cannot fit; per layer."""
+
+    def _error(self, message: str) -> ValueError:
+        return ValueError(f"Layer '{self.name}' ({type(self).__name__}): {message}")
+
+    def _device(self) -> torch.device:
+        for t in self._own_tensors():
+            return t.device
+        return torch.device("cpu")
+
+    def _own_tensors(self) -> Iterator[torch.Tensor]:
+        yield from self.parameters()
+        yield from self.buffers()
+
+    # ----- calling ----------------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if any_symbolic((args, kwargs)):
+            return self._symbolic_call(*args, **kwargs)
+        if not args:
+            raise ValueError(f"Layer '{self.name}' was called without inputs")
+        inputs, rest = args[0], args[1:]
+        mask = kwargs.pop("mask", None)
+        if mask is None:
+            mask = get_mask(inputs)
+        outputs, out_mask = self._call_internal(inputs, *rest, mask=mask, **kwargs)
+        set_mask(outputs, out_mask)
+        return outputs
+
+    def _call_internal(self, inputs: Any, *args: Any, mask: Any = None, training: bool | None = None,
+                       **kwargs: Any) -> tuple[Any, Any]:
+        """Call on real tensors with an explicit mask; returns (outputs, output mask)."""
+        inputs = to_tensor(inputs)
+        if not self.built:
+            first = flatten(inputs)[0]
+            self._maybe_build(map_structure(lambda t: tuple(t.shape), inputs), device=first.device)
+        training = _TRAINING.get() if training is None else bool(training)
+        accepted = _call_arguments(type(self))
+        if "mask" in accepted:
+            kwargs["mask"] = mask
+        elif mask is not None and any(m is not None for m in flatten(mask)) and not self.supports_masking:
+            _warn_mask_dropped(self)
+        if "training" in accepted:
+            kwargs["training"] = training
+        with training_mode(training):
+            outputs = self.call(inputs, *args, **kwargs)
+        out_mask = self.compute_mask(inputs, mask)
+        if self.activity_regularizer is not None:
+            first = flatten(outputs)[0]
+            self._activity_losses = [self.activity_regularizer(first) / first.shape[0]]
+        return outputs, out_mask
+
+    def _symbolic_call(self, *args: Any, **kwargs: Any) -> Any:
+        inputs = args[0]
+        shapes = map_structure(lambda t: t.shape, inputs)
+        try:
+            self._maybe_build(shapes)
+            out_shapes = self.compute_output_shape(shapes)
+        except ValueError as e:
+            sources = [t.node.layer.name for t in flatten(inputs) if isinstance(t, KerasTensor) and t.node]
+            hint = f" (its input comes from layer {', '.join(repr(s) for s in sources)})" if sources else ""
+            raise ValueError(f"{e}{hint}") from None
+        self._output_shape = out_shapes
+        out_dtype = self._output_dtype(inputs)
+        if _is_shape(out_shapes):
+            outputs: Any = KerasTensor(out_shapes, out_dtype, name=self.name)
+        else:
+            outputs = tuple(KerasTensor(s, out_dtype, name=self.name) for s in out_shapes)
+        node = Node(self, args, kwargs, outputs)
+        for i, t in enumerate(flatten(outputs)):
+            t.node, t.index = node, i
+        self._inbound_nodes.append(node)
+        return outputs
+
+    def _output_dtype(self, inputs: Any) -> str:
+        return "float32"
+
+    # ----- weights ----------------------------------------------------------------------------
+    def add_weight(
+        self,
+        shape: tuple[int, ...] | None = None,
+        initializer: Any = "glorot_uniform",
+        dtype: Any = None,
+        trainable: bool = True,
+        regularizer: Any = None,
+        constraint: Any = None,
+        name: str | None = None,
+    ) -> torch.Tensor:
+        """Create a weight with a Keras initializer; trainable ones are parameters, others buffers."""
+        shape = tuple(int(s) for s in (shape or ()))
+        name = name or f"weight_{len(self._weight_specs)}"
+        attr = name
+        while attr in self._parameters or attr in self._buffers or attr in self.__dict__:
+            attr += "_"
+        value = initializers_mod.get(initializer)(shape)
+        if trainable:
+            self.register_parameter(attr, nn.Parameter(value, requires_grad=self._trainable))
+        else:
+            self.register_buffer(attr, value)
+        self._weight_specs.append(WeightSpec(name, attr, trainable, regularizers_mod.get(regularizer),
+                                             constraints_mod.get(constraint)))
+        return getattr(self, attr)
+
+    def _sublayers(self) -> list[Layer]:
+        """Child layers whose weights follow this layer's own, in Keras' order (wrappers, models)."""
+        return []
+
+    def _keras_weights(self) -> list[tuple[WeightSpec, torch.Tensor]]:
+        """This layer's own weights in Keras' layout and order, differentiable. Layers that store
+        weights in another layout (the recurrent ones) override this and `_assign_keras`."""
+        return [(spec, getattr(self, spec.attr)) for spec in self._weight_specs]
+
+    def _assign_keras(self, values: list[torch.Tensor]) -> None:
+        """Copy values given in Keras' layout into this layer's own weights (no autograd)."""
+        with torch.no_grad():
+            for (_, t), v in zip(self._keras_weights(), values):
+                t.copy_(v.to(t.device, t.dtype))
+
+    def _all_keras_weights(self) -> list[tuple[WeightSpec, torch.Tensor]]:
+        out = list(self._keras_weights())
+        for layer in self._sublayers():
+            out.extend(layer._all_keras_weights())
+        return out
+
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        """All weights, Keras' layout and order (own first, then sublayers')."""
+        return [t for _, t in self._all_keras_weights()]
+
+    @property
+    def trainable_weights(self) -> list[torch.Tensor]:
+        if not self.trainable:
+            return []
+        own = [t for s, t in self._keras_weights() if s.trainable]
+        return own + [t for layer in self._sublayers() for t in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self) -> list[torch.Tensor]:
+        trainable = {id(t) for t in self.trainable_weights}
+        return [t for t in self.weights if id(t) not in trainable]
+
+    def get_weights(self) -> list[np.ndarray]:
+        """NumPy copies of the weights in Keras' layout and order (own first, then sublayers')."""
+        out = [t.detach().cpu().numpy().copy() for _, t in self._keras_weights()]
+        for layer in self._sublayers():
+            out.extend(layer.get_weights())
+        return out
+
+    def set_weights(self, weights: list[Any]) -> None:
+        """Load weights given in Keras' layout and order (e.g. from a Keras layer's get_weights())."""
+        self._require_built("set_weights")
+        expected = self._all_keras_weight_shapes()
+        weights = list(weights)
+        if len(weights) != len(expected):
+            raise self._error(
+                f"set_weights got {len(weights)} arrays but the layer has {len(expected)} weights of shapes "
+                f"{[fmt_shape(s) for s in expected]}"
+            )
+        values = []
+        for i, (w, shape) in enumerate(zip(weights, expected)):
+            t = w.detach().cpu().float() if isinstance(w, torch.Tensor) else torch.as_tensor(np.asarray(w, np.float32))
+            if tuple(t.shape) != shape:
+                raise self._error(f"weight {i} must have shape {fmt_shape(shape)}, got {fmt_shape(tuple(t.shape))}")
+            values.append(t)
+        self._set_all_keras(values)
+
+    def _all_keras_weight_shapes(self) -> list[tuple[int, ...]]:
+        return [tuple(t.shape) for t in self.weights]
+
+    def _set_all_keras(self, values: list[torch.Tensor]) -> None:
+        n = len(self._keras_weights())
+        self._assign_keras(values[:n])
+        values = values[n:]
+        for layer in self._sublayers():
+            k = len(layer.weights)
+            layer._set_all_keras(values[:k])
+            values = values[k:]
+
+    def count_params(self) -> int:
+        self._require_built("count_params")
+        return int(sum(t.numel() for t in self.weights))
+
+    def _require_built(self, what: str) -> None:
+        if not self.built:
+            raise self._error(
+                f"{what}() needs the layer to be built: call it on data, or give the input shape "
+                "(input_shape=... or an Input(shape) first)"
+            )
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for spec in self._weight_specs:
+            if spec.trainable and spec.attr in self._parameters:
+                self._parameters[spec.attr].requires_grad_(self._trainable)
+        self._on_trainable_change()
+        for layer in self._sublayers():
+            layer.trainable = value
+
+    def _on_trainable_change(self) -> None:
+        """Hook for layers whose parameters are not described by `_weight_specs`."""
+
+    @property
+    def losses(self) -> list[torch.Tensor]:
+        """Regularization penalties of the weights, and activity penalties of the last call."""
+        out = [spec.regularizer(t) for spec, t in self._keras_weights() if spec.regularizer is not None]
+        out += self._activity_losses
+        for layer in self._sublayers():
+            out += layer.losses
+        return out
+
+    def _apply_constraints(self) -> None:
+        """After an optimizer step: replace each constrained weight by its constrained value."""
+        entries = self._keras_weights()
+        if any(spec.constraint is not None for spec, _ in entries):
+            with torch.no_grad():
+                values = [spec.constraint(t.detach()) if spec.constraint is not None else t.detach()
+                          for spec, t in entries]
+                self._assign_keras(values)
+        for layer in self._sublayers():
+            layer._apply_constraints()
+
+    # ----- config -------------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = list(self._batch_input_shape)
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers_mod.serialize(self.activity_regularizer)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        return cls(**config)
+
+    @property
+    def output_shape(self) -> Any:
+        if self._output_shape is None:
+            raise AttributeError(f"Layer '{self.name}' has no output shape yet: it has not been called")
+        return self._output_shape
+
+    @property
+    def input(self) -> Any:
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer '{self.name}' has not been called on a symbolic input")
+        args = self._inbound_nodes[0].args
+        return args[0]
+
+    @property
+    def output(self) -> Any:
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer '{self.name}' has not been called on a symbolic input")
+        return self._inbound_nodes[0].outputs
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}"
+
+
+_CALL_ARGS: dict[type, frozenset[str]] = {}
+
+
+def _call_arguments(cls: type) -> frozenset[str]:
+    if cls not in _CALL_ARGS:
+        _CALL_ARGS[cls] = frozenset(inspect.signature(cls.call).parameters)
+    return _CALL_ARGS[cls]
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_mask_dropped(layer: Layer) -> None:
+    if layer.name not in _WARNED:
+        _WARNED.add(layer.name)
+        warnings.warn(
+            f"Layer '{layer.name}' ({type(layer).__name__}) got an input with a mask but does not support "
+            "masking; downstream layers will not see the mask (as in Keras)",
+            stacklevel=3,
+        )
+
+
+def _is_shape(s: Any) -> bool:
+    return isinstance(s, tuple) and all(d is None or isinstance(d, int) for d in s)

@@ -1,0 +1,272 @@
+"""Keras 3's optimizers, with Keras' defaults and Keras' update formulas, on torch tensors.
+
+They differ from torch.optim in ways that change results: RMSprop's defaults (lr 1e-3, rho 0.9,
+eps 1e-7 against torch's 1e-2, 0.99, 1e-8) and its epsilon inside the square root
+(`lr * g / sqrt(v + eps)`, torch: `lr * g / (sqrt(v) + eps)`); Adam adds eps to sqrt(v) before the
+bias correction of the step size; SGD keeps momentum as a velocity in parameter units; Adagrad starts
+its accumulators at 0.1. Every optimizer also takes Keras' `weight_decay` (decoupled: w -= w * wd * lr
+before the update), `clipnorm`, `clipvalue` and `global_clipnorm`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+
+class Optimizer:
+    """Base class. `build(params)` once, then `apply(params)` after each backward pass."""
+
+    def __init__(self, learning_rate: float | Callable[[int], float] = 0.001, weight_decay: float | None = None,
+                 clipnorm: float | None = None, clipvalue: float | None = None,
+                 global_clipnorm: float | None = None, name: str | None = None, **kwargs: Any) -> None:
+        for ignored in ("use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
+                        "gradient_accumulation_steps", "jit_compile"):
+            value = kwargs.pop(ignored, None)
+            if value not in (None, False, 0.99):
+                raise ValueError(f"{type(self).__name__}: {ignored}={value!r} is not supported")
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(kwargs)}")
+        if sum(v is not None for v in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError("give at most one of clipnorm, clipvalue and global_clipnorm")
+        self._learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+        self.name = name or type(self).__name__.lower()
+        self.iterations = 0
+        self.params: list[torch.Tensor] = []
+        self.state: list[dict[str, torch.Tensor]] = []
+        self.built = False
+
+    @property
+    def learning_rate(self) -> float:
+        lr = self._learning_rate
+        return float(lr(self.iterations)) if callable(lr) else float(lr)
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self._learning_rate = float(value)
+
+    lr = learning_rate  # Keras 2's name
+
+    def build(self, params: Iterable[torch.Tensor]) -> None:
+        self.params = [p for p in params if p.requires_grad]
+        self.state = [self._init_state(p) for p in self.params]
+        self.built = True
+
+    def _init_state(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {}
+
+    @torch.no_grad()
+    def apply(self) -> None:
+        """One step on every built parameter that has a gradient."""
+        pairs = [(i, p, p.grad) for i, p in enumerate(self.params) if p.grad is not None]
+        if not pairs:
+            return
+        grads = self._clip([g for _, _, g in pairs])
+        lr = self.learning_rate
+        for (i, p, _), g in zip(pairs, grads):
+            if self.weight_decay:
+                p.sub_(p * (self.weight_decay * lr))
+            self._update(p, g, self.state[i], lr)
+        self.iterations += 1
+
+    def _clip(self, grads: list[torch.Tensor]) -> list[torch.Tensor]:
+        if self.clipnorm:
+            out = []
+            for g in grads:
+                norm = g.square().sum().sqrt()
+                out.append(g * self.clipnorm / torch.maximum(norm, torch.as_tensor(self.clipnorm, device=g.device)))
+            return out
+        if self.global_clipnorm:
+            norm = torch.sqrt(sum(g.square().sum() for g in grads))
+            scale = self.global_clipnorm * torch.minimum(1.0 / norm, torch.as_tensor(1.0 / self.global_clipnorm))
+            return [g * scale for g in grads]
+        if self.clipvalue:
+            return [g.clamp(-self.clipvalue, self.clipvalue) for g in grads]
+        return grads
+
+    def _update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, torch.Tensor], lr: float) -> None:
+        raise NotImplementedError
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """The optimizer's slots, named `{param index}/{slot}`, for saving."""
+        return {f"{i}/{k}": v for i, s in enumerate(self.state) for k, v in s.items()}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor], iterations: int) -> None:
+        for key, value in tensors.items():
+            i, slot = key.split("/", 1)
+            target = self.state[int(i)][slot]
+            if tuple(target.shape) != tuple(value.shape):
+                raise ValueError(f"optimizer slot {key} has shape {tuple(target.shape)} in the model but "
+                                 f"{tuple(value.shape)} in the file")
+            target.copy_(value)
+        self.iterations = int(iterations)
+
+    def get_config(self) -> dict[str, Any]:
+        if callable(self._learning_rate):
+            raise ValueError("an optimizer with a learning-rate schedule cannot be saved to a config")
+        return {"name": self.name, "learning_rate": self.learning_rate, "weight_decay": self.weight_decay,
+                "clipnorm": self.clipnorm, "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
+        return cls(**config)
+
+
+class SGD(Optimizer):
+    """v = momentum * v - lr * g; w += v (nesterov: w += momentum * v - lr * g); without momentum w -= lr * g."""
+
+    def __init__(self, learning_rate: Any = 0.01, momentum: float = 0.0, nesterov: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(learning_rate, **kwargs)
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"SGD: momentum must be in [0, 1], got {momentum}")
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+
+    def _init_state(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"momentum": torch.zeros_like(p)} if self.momentum else {}
+
+    def _update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, torch.Tensor], lr: float) -> None:
+        if not self.momentum:
+            p.sub_(g, alpha=lr)
+            return
+        m = state["momentum"]
+        m.mul_(self.momentum).sub_(g, alpha=lr)
+        if self.nesterov:
+            p.add_(m * self.momentum - g * lr)
+        else:
+            p.add_(m)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class RMSprop(Optimizer):
+    """v = rho * v + (1 - rho) * g²; w -= lr * g / sqrt(v + eps) (centered: v - mean(g)² + eps)."""
+
+    def __init__(self, learning_rate: Any = 0.001, rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7,
+                 centered: bool = False, **kwargs: Any) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), centered
+
+    def _init_state(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
+        state = {"velocity": torch.zeros_like(p)}
+        if self.momentum:
+            state["momentum"] = torch.zeros_like(p)
+        if self.centered:
+            state["average_gradient"] = torch.zeros_like(p)
+        return state
+
+    def _update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, torch.Tensor], lr: float) -> None:
+        v = state["velocity"]
+        v.mul_(self.rho).addcmul_(g, g, value=1.0 - self.rho)
+        if self.centered:
+            a = state["average_gradient"]
+            a.mul_(self.rho).add_(g, alpha=1.0 - self.rho)
+            denominator = v - a.square() + self.epsilon
+        else:
+            denominator = v + self.epsilon
+        increment = g.mul(lr).div_(denominator.sqrt_())
+        if self.momentum:
+            m = state["momentum"]
+            m.mul_(self.momentum).add_(increment)
+            p.sub_(m)
+        else:
+            p.sub_(increment)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
+                "centered": self.centered}
+
+
+class Adam(Optimizer):
+    """m += (g - m)(1 - b1); v += (g² - v)(1 - b2); w -= m * lr * sqrt(1 - b2^t) / (1 - b1^t) / (sqrt(v) + eps)."""
+
+    def __init__(self, learning_rate: Any = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
+                 amsgrad: bool = False, **kwargs: Any) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = float(beta_1), float(beta_2), float(epsilon), amsgrad
+
+    def _init_state(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
+        state = {"momentum": torch.zeros_like(p), "velocity": torch.zeros_like(p)}
+        if self.amsgrad:
+            state["velocity_hat"] = torch.zeros_like(p)
+        return state
+
+    def _update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, torch.Tensor], lr: float) -> None:
+        t = self.iterations + 1
+        alpha = lr * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        m, v = state["momentum"], state["velocity"]
+        m.add_((g - m) * (1 - self.beta_1))
+        v.add_((g * g - v) * (1 - self.beta_2))
+        if self.amsgrad:
+            v_hat = state["velocity_hat"]
+            torch.maximum(v_hat, v, out=v_hat)
+            v = v_hat
+        p.sub_(m * alpha / (v.sqrt() + self.epsilon))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "amsgrad": self.amsgrad}
+
+
+class AdamW(Adam):
+    """Adam with Keras' default decoupled weight decay 0.004."""
+
+    def __init__(self, learning_rate: Any = 0.001, weight_decay: float = 0.004, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False, **kwargs: Any) -> None:
+        if weight_decay is None:
+            raise ValueError("AdamW needs a weight_decay (Keras' default is 0.004)")
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **kwargs)
+
+
+class Adagrad(Optimizer):
+    """acc += g²; w -= lr * g / sqrt(acc + eps), acc starting at initial_accumulator_value (0.1)."""
+
+    def __init__(self, learning_rate: Any = 0.001, initial_accumulator_value: float = 0.1, epsilon: float = 1e-7,
+                 **kwargs: Any) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value, self.epsilon = float(initial_accumulator_value), float(epsilon)
+
+    def _init_state(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"accumulator": torch.full_like(p, self.initial_accumulator_value)}
+
+    def _update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, torch.Tensor], lr: float) -> None:
+        acc = state["accumulator"]
+        acc.addcmul_(g, g)
+        p.sub_(g * lr / (acc + self.epsilon).sqrt())
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}
+
+
+_BY_NAME: dict[str, type[Optimizer]] = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW,
+                                        "adagrad": Adagrad}
+_CLASSES = {cls.__name__: cls for cls in _BY_NAME.values()}
+
+
+def get(identifier: str | Optimizer | dict) -> Optimizer:
+    """An optimizer from a name ("rmsprop", "adam", "adamw", "sgd", "adagrad": Keras' defaults), a config
+    dict or an Optimizer object."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier.lower()) or _CLASSES.get(identifier)
+        if cls is None:
+            raise ValueError(f"unknown optimizer {identifier!r}: expected one of {sorted(_BY_NAME)} or an Optimizer")
+        return cls()
+    if isinstance(identifier, dict) and identifier.get("class_name") in _CLASSES:
+        return _CLASSES[identifier["class_name"]].from_config(identifier.get("config", {}))
+    if isinstance(identifier, torch.optim.Optimizer):
+        raise ValueError("compile() needs an lstmkit.keras optimizer (or its name), not a torch.optim optimizer: "
+                         "torch's are built on parameters before the model is built, and use other formulas")
+    raise ValueError(f"an optimizer must be a name or an Optimizer, got {identifier!r}")
+
+
+def serialize(opt: Optimizer) -> dict[str, Any]:
+    return {"class_name": type(opt).__name__, "config": opt.get_config()}

@@ -1,0 +1,30 @@
+"""Keras on its torch backend (set before keras is imported) and one torch thread: the shapes here are
+tiny, and on a shared 2-core machine two threads made a 16x32 matmul 100x slower (1 ms against 7 us)."""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def to_numpy(t):
+    """A Keras (torch backend) or lstmkit output as a NumPy array."""
+    if isinstance(t, torch.Tensor):
+        return t.detach().cpu().numpy()
+    return np.asarray(t)
