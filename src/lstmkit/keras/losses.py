@@ -43,7 +43,9 @@ def binary_crossentropy(y_true: torch.Tensor, y_pred: torch.Tensor, from_logits:
     if from_logits:
         values = F.binary_cross_entropy_with_logits(y_pred, y_true, reduction="none")
     else:
-        values = F.binary_cross_entropy(y_pred.clamp(EPSILON, 1.0 - EPSILON), y_true, reduction="none")
+        # torch's binary_cross_entropy computes the same but raises on NaN; a NaN must reach TerminateOnNaN
+        p = y_pred.clamp(EPSILON, 1.0 - EPSILON)
+        values = -(y_true * torch.log(p) + (1.0 - y_true) * torch.log1p(-p))
     return values.mean(dim=axis)
 
 

@@ -1,0 +1,115 @@
+"""save / load_model / save_weights / load_weights round trips (safetensors + JSON, no pickle), plot_history."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+import lstmkit.keras as lk
+from lstmkit.keras import layers as L
+
+
+def data(n=16, t=6):
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 30, (n, t)), rng.integers(0, 2, n).astype("float32")
+
+
+def sequential():
+    model = lk.Sequential([lk.Input((6,), dtype="int32"), L.Embedding(30, 4, mask_zero=True),
+                           L.Bidirectional(L.GRU(3, return_sequences=True, reset_after=False), merge_mode="sum"),
+                           L.LSTM(3, kernel_regularizer="l2", dropout=0.1), L.BatchNormalization(),
+                           L.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=lk.optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy", metrics=["acc"])
+    return model
+
+
+def functional():
+    inp = lk.Input((6,), dtype="int32")
+    e = L.Embedding(30, 4)(inp)
+    a = L.Conv1D(5, 3, padding="same", activation="relu")(e)
+    b = L.SimpleRNN(5, return_sequences=True)(e)
+    x = L.GlobalMaxPooling1D()(L.Add()([a, b]))
+    model = lk.Model(inp, L.Dense(1, activation="sigmoid")(L.Dropout(0.2)(x)), name="two_paths")
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+@pytest.mark.parametrize("build", [sequential, functional])
+def test_save_and_load_model_round_trip(build, tmp_path):
+    x, y = data()
+    model = build()
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    with zipfile.ZipFile(path) as z:
+        assert sorted(z.namelist()) == ["config.json", "metadata.json", "model.weights.safetensors"]
+        assert not any(n.endswith((".pkl", ".pt", ".pickle")) for n in z.namelist())
+        config = json.loads(z.read("config.json"))
+    assert config["class_name"] == type(model).__name__ and config["compile_config"]["loss"]
+    loaded = lk.models.load_model(path)
+    assert type(loaded) is type(model) and [la.name for la in loaded.layers] == [la.name for la in model.layers]
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert loaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0))
+    # the optimizer's state came along: one more step from both gives the same weights
+    torch.manual_seed(3)
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0, shuffle=False)
+    torch.manual_seed(3)
+    loaded.fit(x, y, epochs=1, batch_size=16, verbose=0, shuffle=False)
+    assert loaded.optimizer.iterations == model.optimizer.iterations
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_save_weights_and_load_weights(tmp_path):
+    x, _ = data()
+    model = sequential()
+    model.predict(x, verbose=0)
+    path = tmp_path / "m.weights.safetensors"
+    model.save_weights(path)
+    other = sequential()
+    other.load_weights(path)
+    np.testing.assert_array_equal(other.predict(x, verbose=0), model.predict(x, verbose=0))
+    model.save(tmp_path / "m.keras")
+    third = sequential()
+    third.load_weights(tmp_path / "m.keras")
+    np.testing.assert_array_equal(third.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_load_weights_rejects_another_architecture(tmp_path):
+    model = sequential()
+    path = tmp_path / "m.weights.safetensors"
+    model.save_weights(path)
+    other = lk.Sequential([lk.Input((6,), dtype="int32"), L.Embedding(30, 4), L.LSTM(2), L.Dense(1)])
+    with pytest.raises(ValueError, match="holds 16 weights but model"):
+        other.load_weights(path)
+    same_count = lk.Sequential([lk.Input((6,), dtype="int32"), L.Embedding(31, 4, mask_zero=True),
+                                L.Bidirectional(L.GRU(3, return_sequences=True, reset_after=False), merge_mode="sum"),
+                                L.LSTM(3), L.BatchNormalization(), L.Dense(1, activation="sigmoid")])
+    with pytest.raises(ValueError, match=r"weight 0 \(layer 'embedding.*'\) has shape \(30, 4\) in .* but \(31, 4\)"):
+        same_count.load_weights(path)
+
+
+def test_save_needs_the_keras_suffix_and_files_are_not_pickles(tmp_path):
+    model = sequential()
+    with pytest.raises(ValueError, match=r"'\.keras'"):
+        model.save(tmp_path / "model.h5")
+    bogus = tmp_path / "bogus.keras"
+    bogus.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a zip"):
+        lk.models.load_model(bogus)
+
+
+def test_json_config_round_trip():
+    model = functional()
+    rebuilt = lk.models.model_from_json(model.to_json())
+    assert rebuilt.count_params() == model.count_params()
+    assert [type(la).__name__ for la in rebuilt.layers] == [type(la).__name__ for la in model.layers]
+
+
+def test_plot_history_writes_a_png(tmp_path):
+    x, y = data()
+    history = sequential().fit(x, y, epochs=2, validation_split=0.25, verbose=0)
+    path = lk.utils.plot_history(history, tmp_path / "curves.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
