@@ -238,3 +238,20 @@ def test_regularizers_and_constraints_act_in_training():
     assert h.history["loss"][0] == pytest.approx(base + penalty, rel=1e-5)  # the training loss carries the penalty
     assert (model.layers[0].get_weights()[1] >= 0).all()
     assert np.linalg.norm(model.layers[1].get_weights()[0], axis=0).max() <= 0.5 + 1e-6
+
+
+def test_input_shape_on_the_first_layer_builds_the_model_at_once():
+    model = lk.Sequential([L.LSTM(5, input_shape=(8, 1)), L.Dense(1)])
+    assert model.built and model.layers[0].output_shape == (None, 5) and model.count_params() == 4 * (5 * 6 + 5) + 6
+    x, y = sequence_task(16)
+    model.compile(optimizer="sgd", loss="mse")
+
+    def generator():
+        for i in range(0, 16, 8):
+            yield x[i:i + 8], y[i:i + 8]
+
+    assert len(model.fit(generator(), epochs=1, verbose=0).history["loss"]) == 1  # built: no peeking needed
+    unbuilt = lk.Sequential([L.LSTM(5), L.Dense(1)])
+    unbuilt.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="fit on a generator needs a built model"):
+        unbuilt.fit(generator(), epochs=1, verbose=0)

@@ -206,9 +206,12 @@ class Layer(nn.Module):
         return ValueError(f"Layer '{self.name}' ({type(self).__name__}): {message}")
 
     def _device(self) -> torch.device:
+        return self._weights_device() or torch.device("cpu")
+
+    def _weights_device(self) -> torch.device | None:
         for t in self._own_tensors():
             return t.device
-        return torch.device("cpu")
+        return None
 
     def _own_tensors(self) -> Iterator[torch.Tensor]:
         yield from self.parameters()
@@ -221,6 +224,10 @@ class Layer(nn.Module):
         if not args:
             raise ValueError(f"Layer '{self.name}' was called without inputs")
         inputs, rest = args[0], args[1:]
+        device = self._weights_device() if self.built else None
+        if device is not None:  # an eager call with data elsewhere than the weights (fit moved them to CUDA)
+            inputs = map_structure(lambda t: t.to(device) if isinstance(t, torch.Tensor) and t.device != device
+                                   else t, inputs)
         mask = kwargs.pop("mask", None)
         if mask is None:
             mask = get_mask(inputs)

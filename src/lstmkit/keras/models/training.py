@@ -33,7 +33,7 @@ from lstmkit.train import (
     resolve,
     split_from_end,
 )
-from lstmkit.train.data import to_tensor
+from lstmkit.train.data import to_tensor, unpack
 
 
 def _verbose(verbose: Any) -> int:
@@ -249,10 +249,12 @@ class Trainer:
             if y is not None or validation_split:
                 raise ValueError("with x given as an iterable of batches, y and validation_split must not be given")
             train: Any = IterableBatches(x, steps_per_epoch)
-            first = next(iter(IterableBatches(x, 1))) if steps_per_epoch is None else None
-            if first is not None:
-                fx = first[0] if isinstance(first[0], list) else [first[0]]
-                self._maybe_build_from(fx, not isinstance(first[0], list))
+            if not self.built:
+                if iter(x) is x:  # a one-pass iterator: peeking would lose its first batch
+                    raise ValueError("fit on a generator needs a built model: start the model with Input(shape=...) "
+                                     "or give a dataset that can be iterated again (a DataLoader, a list)")
+                fx, _, _ = unpack(next(iter(x)))
+                self._maybe_build_from(fx if isinstance(fx, list) else [fx], not isinstance(fx, list))
         else:
             xs, yt, sw, single = self._array_data(x, y, sample_weight, class_weight, "fit")
             if validation_split and validation_data is None:
