@@ -255,3 +255,17 @@ def test_input_shape_on_the_first_layer_builds_the_model_at_once():
     unbuilt.compile(optimizer="sgd", loss="mse")
     with pytest.raises(ValueError, match="fit on a generator needs a built model"):
         unbuilt.fit(generator(), epochs=1, verbose=0)
+
+
+def test_timeseries_datasets_feed_fit_and_evaluate():
+    """The temperature-forecasting program's shape: windows from timeseries_dataset_from_array, GRU, mae."""
+    series = np.sin(np.arange(400) / 8.0)[:, None].astype("float32")
+    make = lk.utils.timeseries_dataset_from_array
+    train = make(series[:-12], series[12:, 0], sequence_length=12, batch_size=32, end_index=300)
+    val = make(series[:-12], series[12:, 0], sequence_length=12, batch_size=32, start_index=300)
+    model = lk.Sequential([lk.Input((12, 1)), L.GRU(8), L.Dense(1)])
+    model.compile(optimizer=lk.optimizers.RMSprop(learning_rate=0.01), loss="mse", metrics=["mae"])
+    h = model.fit(train, epochs=4, validation_data=val, verbose=0)
+    assert list(h.history) == ["loss", "mae", "val_loss", "val_mae"]
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    assert model.evaluate(val, verbose=0)[1] == pytest.approx(h.history["val_mae"][-1], rel=1e-5)

@@ -11,6 +11,11 @@ Keras semantics kept: a masked step carries output and state forward (padding on
 `go_backwards` returns the sequence in processing order (reversed), as Keras; without
 `return_sequences` the output is the one of the last step processed; dropout masks are drawn once per
 batch and reused at every step; `stateful` keeps the final states (detached) for the next batch.
+
+One difference, by design: `dropout` / `recurrent_dropout` draw one (batch, features) mask shared by all
+gates (`lstmkit.ops.dropout_mask`, the variational dropout of Gal & Ghahramani), where Keras 3 switches
+to its per-gate implementation and draws one mask per gate. Both are the same regularizer in
+expectation; with dropout 0 (the default) the layers compute exactly what Keras computes.
 """
 
 from __future__ import annotations
