@@ -61,6 +61,10 @@ def test_running_predictions_are_the_model_on_each_prefix():
     assert model.training  # the mode is restored
     logits = running_predictions(lambda x: torch.logit(model(x)), ids, maxlen=10, logits=True)
     np.testing.assert_allclose(logits, expected, rtol=1e-5)
+    unpadded = running_predictions(model, ids)  # maxlen None: each prefix as it is
+    with torch.no_grad():
+        expected = [float(model(torch.tensor([ids[:k]]))) for k in range(1, 8)]
+    np.testing.assert_allclose(unpadded, expected, rtol=1e-6)
     with pytest.raises(ValueError, match="one score per sequence, got 2"):
         running_predictions(lambda x: torch.zeros(x.shape[0], 2), ids)
     with pytest.raises(ValueError, match="empty sequence"):
@@ -133,6 +137,15 @@ def test_run_folder_loader_reads_the_encoding_and_opens_the_model(tmp_path):
     run2 = _run_folder(tmp_path / "b", {"source": "indices", "num_words": 100, "maxlen": 7, "index_from": 3})
     loaded = load_imdb_run(run2, model_loader=lambda p: model)
     assert loaded.encode("the")[0] == [1, json.loads((DATA / "imdb_word_index.json").read_text())["the"] + 3]
+
+
+def test_run_folder_with_an_lstmkit_vocabulary_uses_its_tokenizer(tmp_path):
+    from lstmkit.data.text import Vocabulary
+
+    vocab = Vocabulary(["didn't", "like", "it"])  # ids 2, 3, 4 after <pad> and <unk>
+    run = _run_folder(tmp_path, {"source": "text", "maxlen": 12, "vocabulary": vocab.to_json()})
+    loaded = load_imdb_run(run, model_loader=lambda p: None)
+    assert loaded.encode("I didn't like it.<br />") == ([1, 2, 3, 4], ["[i]", "didn't", "like", "it"])
 
 
 def test_run_folder_errors_are_clear(tmp_path, capsys):

@@ -3,7 +3,8 @@
     fig = gates_figure(model, token_ids, tokens)     # model: token ids (B, T) -> one score per sequence
 
 The running prediction after token t is what the model outputs for the text cut after token t,
-prepared the same way as the whole text (left-padded to `maxlen` like Keras' `pad_sequences`).
+prepared the same way as the whole text: left-padded to `maxlen` like Keras' `pad_sequences`, or
+not padded at all when `maxlen` is None.
 
 Dimensions: B batch, T tokens, H hidden units.
 """
@@ -73,13 +74,14 @@ def running_predictions(model: Any, token_ids: Sequence[int], *, maxlen: int | N
     if len(token_ids) == 0:
         raise ValueError("no tokens: the text encodes to an empty sequence")
     ids = [int(i) for i in token_ids]
-    width = maxlen if maxlen is not None else len(ids)
-    prefixes = [pad_ids(ids[: k + 1], width, pad_id) for k in range(len(ids))]
+    prefixes = [pad_ids(ids[: k + 1], maxlen, pad_id) for k in range(len(ids))]
+    # padded prefixes share one width and go in batches; unpadded ones run one by one
+    chunk = _CHUNK if maxlen is not None else 1
     device = _device(model)
     preds = []
     with _EvalMode(model):
-        for start in range(0, len(prefixes), _CHUNK):
-            x = torch.tensor(prefixes[start : start + _CHUNK], dtype=torch.long, device=device)  # (chunk, width)
+        for start in range(0, len(prefixes), chunk):
+            x = torch.tensor(prefixes[start : start + chunk], dtype=torch.long, device=device)  # (chunk, width)
             preds.append(_scores(model(x), x.shape[0]))
     p = torch.cat(preds)
     return (torch.sigmoid(p) if logits else p).cpu().numpy()
@@ -114,9 +116,9 @@ def gates_figure(model: Any, token_ids: Sequence[int], tokens: Sequence[str], *,
     names = [*trace.gates, *trace.states]
     T = len(tokens)
     H = trace["h"].shape[2]
-    fig, axes = plt.subplots(len(names) + 1, 1, figsize=(max(8.0, 0.22 * T + 2.5), 1.0 + 0.9 * (len(names) + 1)
-                             + 0.05 * H * len(names)), sharex=True,
-                             gridspec_kw={"height_ratios": [max(1.0, H / 16)] * len(names) + [1.2]})
+    rows = min(1.6, 0.6 + H / 40)  # inches per heatmap: 32 units -> 1.4
+    fig, axes = plt.subplots(len(names) + 1, 1, figsize=(max(8.0, 0.22 * T + 2.5), 1.6 + rows * len(names) + 1.2),
+                             sharex=True, gridspec_kw={"height_ratios": [rows] * len(names) + [1.2]})
     for ax, name in zip(axes, names):
         v = trace[name][0, n_pad:].T.float().cpu().numpy()  # (H, T)
         if name in ("i", "f", "o", "r", "z"):  # sigmoid gates live in [0, 1]

@@ -133,14 +133,45 @@ def probe(model: Any, *args: Any, grad: bool = False, **kwargs: Any) -> Probe:
     with ops.tracing() as records:
         try:
             for path, m in modules:
-                handles.append(m.register_forward_pre_hook(enter(records)))
-                handles.append(m.register_forward_hook(leave(records, path)))
+                if _is_keras_layer(m):  # models run their layers through `_call_internal`, not `__call__`
+                    handles.append(_wrap_call(m, enter(records), leave(records, path)))
+                else:
+                    handles.append(m.register_forward_pre_hook(enter(records)))
+                    handles.append(m.register_forward_hook(leave(records, path)))
             with torch.set_grad_enabled(grad):
                 output = model(*args, **kwargs)
         finally:
             for h in handles:
                 h.remove()
     return Probe(output, _attribute(records, spans))
+
+
+def _is_keras_layer(m: nn.Module) -> bool:
+    return type(m).__module__.startswith("lstmkit.keras.") and callable(getattr(m, "_call_internal", None))
+
+
+class _CallWrap:
+    """Wraps a Keras-style layer's `call` for one probe (an instance attribute shadowing the method);
+    `remove()` restores it, like a torch hook handle."""
+
+    def __init__(self, module: nn.Module, pre: Any, post: Any) -> None:
+        self.module = module
+        original = module.call
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            pre(module, args)
+            out = original(*args, **kwargs)
+            post(module, args, out)
+            return out
+
+        module.call = call
+
+    def remove(self) -> None:
+        del self.module.call
+
+
+def _wrap_call(module: nn.Module, pre: Any, post: Any) -> _CallWrap:
+    return _CallWrap(module, pre, post)
 
 
 def _attribute(records: list[dict], spans: list[tuple[str, nn.Module, int, int]]) -> list[LayerTrace]:

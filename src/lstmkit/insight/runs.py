@@ -6,9 +6,9 @@ What the folder is expected to hold (the interface with `lstmkit.experiments.imd
   encoding.json           {"source": "indices", "num_words", "maxlen", "index_from"}: Keras' IMDB word
                           index (`imdb_word_index.json` in $LSTMKIT_DATA_DIR) shifted by index_from,
                           start_char 1, oov_char 2, as `imdb.load_data` encodes; or
-                          {"source": "text", "maxlen", "vocabulary"}: the vocabulary as a list (id =
-                          position, "[UNK]" for unknown words, like Keras' TextVectorization) or a
-                          {word: id} dict
+                          {"source": "text", "maxlen", "vocabulary"}: lstmkit.data.text's saved
+                          `Vocabulary` (read with its tokenizer), or a list (id = position, "[UNK]"
+                          for unknown words, like Keras' TextVectorization) or a {word: id} dict
   config.json             {"config": {...}}: num_words and maxlen are read from it when encoding.json
                           is absent (defaults 10000 and 500)
 """
@@ -71,18 +71,9 @@ def make_encoder(word_index: dict[str, int], *, num_words: int | None = 10000, s
 
 
 def _keras_word_index() -> dict[str, int]:
-    try:
-        from lstmkit.keras.datasets import imdb
+    from lstmkit.data import imdb
 
-        return dict(imdb.get_word_index())
-    except ImportError:
-        pass
-    root = os.environ.get("LSTMKIT_DATA_DIR")
-    path = Path(root) / "imdb_word_index.json" if root else None
-    if path is None or not path.is_file():
-        raise ValueError("the IMDB word index is needed to encode the text: set $LSTMKIT_DATA_DIR to a folder with "
-                         "imdb_word_index.json")
-    return json.loads(path.read_text())
+    return imdb.get_word_index()
 
 
 def _load_model(path: Path) -> Any:
@@ -95,11 +86,25 @@ def _load_model(path: Path) -> Any:
 
 
 def _vocabulary_encoder(vocab: Any) -> Callable[[str], tuple[list[int], list[str]]]:
-    """A learned vocabulary: a list (id = position) or a {word: id} dict; unknown words map to "[UNK]"."""
+    """A learned vocabulary: lstmkit's saved `Vocabulary` (with its own tokenizer), or a list (id =
+    position) or {word: id} dict read with Keras' tokenization; unknown words map to the unknown id."""
+    if isinstance(vocab, dict) and "format" in vocab:
+        from lstmkit.data.text import UNK, Vocabulary
+        from lstmkit.data.text import tokenize as lstmkit_tokenize
+
+        table = Vocabulary.from_json(vocab)
+
+        def encode(text: str) -> tuple[list[int], list[str]]:
+            words = lstmkit_tokenize(text)
+            ids = table.encode(words)
+            return ids, [w if i != UNK else f"[{w}]" for w, i in zip(words, ids)]
+
+        return encode
     if isinstance(vocab, list):
         vocab = {str(w): i for i, w in enumerate(vocab)}
     if not isinstance(vocab, dict) or not vocab:
-        raise ValueError(f"encoding.json: 'vocabulary' must be a non-empty list or dict, got {type(vocab).__name__}")
+        raise ValueError(f"encoding.json: 'vocabulary' must be a saved Vocabulary, a list or a dict, "
+                         f"got {type(vocab).__name__}")
     oov = next((vocab[k] for k in ("[UNK]", "<unk>", "<oov>") if k in vocab), 1)
     return make_encoder(vocab, num_words=None, start_char=None, oov_char=oov, index_from=0)
 

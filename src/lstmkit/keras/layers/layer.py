@@ -174,7 +174,21 @@ class Layer(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} must implement call()")
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return self(*args, **kwargs)
+        """The eager call (real tensors). `__call__` reaches it through torch's `Module.__call__`, so
+        torch forward hooks (and pre-hooks) fire on Keras-style layers as on any module."""
+        if not args:
+            raise ValueError(f"Layer '{self.name}' was called without inputs")
+        inputs, rest = args[0], args[1:]
+        device = self._weights_device() if self.built else None
+        if device is not None:  # an eager call with data elsewhere than the weights (fit moved them to CUDA)
+            inputs = map_structure(lambda t: t.to(device) if isinstance(t, torch.Tensor) and t.device != device
+                                   else t, inputs)
+        mask = kwargs.pop("mask", None)
+        if mask is None:
+            mask = get_mask(inputs)
+        outputs, out_mask = self._call_internal(inputs, *rest, mask=mask, **kwargs)
+        set_mask(outputs, out_mask)
+        return outputs
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         """The output shape for an input shape. The default runs the layer once on zeros."""
@@ -221,19 +235,7 @@ class Layer(nn.Module):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if any_symbolic((args, kwargs)):
             return self._symbolic_call(*args, **kwargs)
-        if not args:
-            raise ValueError(f"Layer '{self.name}' was called without inputs")
-        inputs, rest = args[0], args[1:]
-        device = self._weights_device() if self.built else None
-        if device is not None:  # an eager call with data elsewhere than the weights (fit moved them to CUDA)
-            inputs = map_structure(lambda t: t.to(device) if isinstance(t, torch.Tensor) and t.device != device
-                                   else t, inputs)
-        mask = kwargs.pop("mask", None)
-        if mask is None:
-            mask = get_mask(inputs)
-        outputs, out_mask = self._call_internal(inputs, *rest, mask=mask, **kwargs)
-        set_mask(outputs, out_mask)
-        return outputs
+        return nn.Module.__call__(self, *args, **kwargs)
 
     def _call_internal(self, inputs: Any, *args: Any, mask: Any = None, training: bool | None = None,
                        **kwargs: Any) -> tuple[Any, Any]:
