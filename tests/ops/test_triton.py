@@ -251,29 +251,56 @@ def test_kernels_compile_for_hopper():
 
 # --- GPU: the compiled kernels over larger shapes and every dtype ---------------------------------
 
-GPU_SHAPES = [(1, 7, 3, 5), (3, 17, 5, 37), (16, 33, 32, 32), (5, 9, 64, 96), (4, 6, 16, 300)]
+# B, T, I, H, reverse, zero_output_for_mask: one tile (H <= 64 at fp32 LSTM) and split H with the grid
+# barrier (H = 96, 130, 300), one and several row groups (B = 40: three groups of 16 rows)
+GPU_SHAPES = [
+    (1, 7, 3, 5, True, False), (3, 17, 5, 37, False, True), (16, 33, 32, 32, True, False),
+    (5, 9, 64, 96, True, True), (4, 6, 16, 300, False, False), (40, 5, 8, 130, True, False),
+]
+
+
+@pytest.fixture
+def compiled(monkeypatch):
+    """The compiled kernels, with NaN-poisoned buffers."""
+    if triton_backend._loaded_interpreted:
+        pytest.skip("the kernels were loaded for the interpreter in this process")
+    monkeypatch.setattr(_host, "empty", _nan_empty)
+
+
+def cuda_case(kind, B, T, I, H, **kw):
+    tensors, kw, upstream = make_case(kind, B, T, I, H, **kw)
+    tensors = {k: None if v is None else v.cuda() for k, v in tensors.items()}
+    kw = {k: v.cuda() if isinstance(v, torch.Tensor) else v for k, v in kw.items()}
+    return tensors, kw, [u.cuda() for u in upstream]
 
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16], ids=["fp32", "bf16", "fp16"])
-@pytest.mark.parametrize("B,T,I,H", GPU_SHAPES, ids=[f"B{b}-T{t}-I{i}-H{h}" for b, t, i, h in GPU_SHAPES])
+@pytest.mark.parametrize("B,T,I,H,reverse,zero_output", GPU_SHAPES,
+                         ids=[f"B{s[0]}-T{s[1]}-I{s[2]}-H{s[3]}{'-rev' if s[4] else ''}" for s in GPU_SHAPES])
 @pytest.mark.parametrize("kind,options", KINDS, ids=KIND_IDS)
-def test_gpu_against_reference(kind, options, B, T, I, H, dtype):
-    if triton_backend._loaded_interpreted:
-        pytest.skip("the kernels were loaded for the interpreter in this process")
+def test_gpu_against_reference(compiled, kind, options, B, T, I, H, reverse, zero_output, dtype):
+    if not options.get("reset_after", True) and not _host.fits_on_chip(H, 3, dtype):
+        pytest.skip("reset_after=False at this size runs on the reference")
     mask = torch.rand(B, T, generator=torch.Generator().manual_seed(1)) > 0.2
-    tensors, kw, upstream = make_case(kind, B, T, I, H, mask=mask, dropout=True)
-    dev = torch.device("cuda")
-    tensors = {k: None if v is None else v.to(dev) for k, v in tensors.items()}
-    kw = {k: v.to(dev) if isinstance(v, torch.Tensor) else v for k, v in kw.items()}
-    upstream = [u.to(dev) for u in upstream]
-    # bf16/fp16 over many steps drift by more than one rounding: compare with their own tolerance
-    check(kind, tensors, kw, upstream, dtype=dtype, reverse=H % 2 == 1, **options)
+    mask[0, : T // 2] = False  # a left-padded row
+    tensors, kw, upstream = cuda_case(kind, B, T, I, H, mask=mask, dropout=True)
+    check(kind, tensors, kw, upstream, dtype=dtype, reverse=reverse, zero_output_for_mask=zero_output, **options)
 
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("kind", ["lstm", "gru", "simple_rnn"])
-def test_gpu_auto_picks_triton_and_tf32_stays_close(kind):
+def test_gpu_split_h_without_the_barrier(compiled, monkeypatch, kind):
+    """A grid larger than the multiprocessors falls back to one launch per step."""
+    monkeypatch.setattr(_host, "_multiprocessors", lambda device: 2)
+    assert not _host.make_plan(20, 200, GATES[kind], torch.float32, torch.device("cuda")).barrier
+    tensors, kw, upstream = cuda_case(kind, 20, 6, 8, 200, mask=padded_mask(20, 6), dropout=True)
+    check(kind, tensors, kw, upstream, reverse=True)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kind", ["lstm", "gru", "simple_rnn"])
+def test_gpu_auto_picks_triton_and_tf32_stays_close(compiled, kind):
     x = torch.randn(4, 8, 16, device="cuda")
     assert ops.select_backend("auto", x).name == "triton"
     assert ops.select_backend("auto", x.double()).name != "triton"

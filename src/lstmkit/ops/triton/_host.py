@@ -61,7 +61,7 @@ class Plan:
     n_b: int  # programs along the batch
     n_h: int  # programs along the hidden units
     barrier: bool  # split H in one persistent launch with a grid barrier per step
-    num_warps: int = NUM_WARPS
+    num_warps: int
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -82,11 +82,11 @@ def make_plan(B: int, H: int, gates: int, dtype: torch.dtype, device: torch.devi
     """Pick the kernel shape for B rows, H units and `gates` gate blocks in `dtype`."""
     hp = max(MIN_DOT, _pow2(H))
     if fits_on_chip(H, gates, dtype):
-        return Plan(hp, True, BLOCK_B, hp, hp, -(-B // BLOCK_B), 1, False)
+        return Plan(hp, True, BLOCK_B, hp, hp, -(-B // BLOCK_B), 1, False, NUM_WARPS)
     block_b, block_h = BLOCK_B, BLOCK_H
     block_k = min(MAX_BLOCK_K, hp)
     if device.type != "cuda" or interpreting():
-        return Plan(hp, False, block_b, block_h, block_k, -(-B // block_b), -(-H // block_h), False)
+        return Plan(hp, False, block_b, block_h, block_k, -(-B // block_b), -(-H // block_h), False, NUM_WARPS)
     sms = _multiprocessors(device)
     # co-resident programs only: grow the tiles until the grid fits the multiprocessors
     while -(-B // block_b) * -(-H // block_h) > sms and block_b < min(MAX_BLOCK_B, _pow2(B)):
@@ -94,7 +94,7 @@ def make_plan(B: int, H: int, gates: int, dtype: torch.dtype, device: torch.devi
     while -(-B // block_b) * -(-H // block_h) > sms and block_h < MAX_BLOCK_H:
         block_h *= 2
     n_b, n_h = -(-B // block_b), -(-H // block_h)
-    return Plan(hp, False, block_b, block_h, block_k, n_b, n_h, barrier=n_b * n_h <= sms)
+    return Plan(hp, False, block_b, block_h, block_k, n_b, n_h, n_b * n_h <= sms, NUM_WARPS)
 
 
 def launch_steps(kernel, plan: Plan, steps: int, *args, **meta) -> None:  # type: ignore[no-untyped-def]

@@ -157,7 +157,7 @@ def _gru_fwd_kernel(
 def _gru_bwd_kernel(
     SYNC, p_start, p_stop,
     DY,  # (B, T, H) upstream gradient of the output
-    R,  # (3H, H) weight_hh, in the dot dtype
+    RT,  # (H, 3H) weight_hh transposed, in the dot dtype: [k, g*H + j] = R[g*H + j, k]
     DMR, MASK, GATES, HS,  # as saved by the forward kernel
     DH,  # (B, H) fp32: gradient of h_n in, of h0 out
     DGX,  # (B, T, 3H) dot dtype out: gradients of the input-side pre-activations (r, z, n)
@@ -179,7 +179,7 @@ def _gru_bwd_kernel(
     mu = ru < H
     m2 = mb[:, None] & mu[None, :]
     rb64 = rb.to(tl.int64)
-    DOT = R.dtype.element_ty
+    DOT = RT.dtype.element_ty
     g_rows = GATES + rb64[:, None] * (T * 4 * H) + ru[None, :]
     hs_rows = HS + rb64[:, None] * ((T + 1) * H) + ru[None, :]
     dgx_rows = DGX + rb64[:, None] * (T * 3 * H)
@@ -190,11 +190,11 @@ def _gru_bwd_kernel(
         dmr = tl.load(DMR + state, mask=m2, other=0.0).to(tl.float32)
     if ONE_TILE:
         rj = tl.arange(0, HP)
-        w_off = rj[:, None] * H + ru[None, :]  # R blocks [j, k] = R[g*H + j, k]
+        w_off = ru[None, :] * (3 * H) + rj[:, None]  # R blocks [j, k] = R[g*H + j, k]
         w_mask = (rj < H)[:, None] & mu[None, :]
-        R_r = tl.load(R + w_off, mask=w_mask, other=0.0)
-        R_z = tl.load(R + H * H + w_off, mask=w_mask, other=0.0)
-        R_n = tl.load(R + 2 * H * H + w_off, mask=w_mask, other=0.0)
+        R_r = tl.load(RT + w_off, mask=w_mask, other=0.0)
+        R_z = tl.load(RT + H + w_off, mask=w_mask, other=0.0)
+        R_n = tl.load(RT + 2 * H + w_off, mask=w_mask, other=0.0)
     for p in range(p_start, p_stop):
         if not ONE_TILE:
             if p > 0:  # (a) for the step of phase p-1 (reset_after=True only)
@@ -204,16 +204,16 @@ def _gru_bwd_kernel(
                     rj = j0 + tl.arange(0, BLOCK_K)
                     mj = rj < H
                     d_mask = mb[:, None] & mj[None, :]
-                    w_off = rj[:, None] * H + ru[None, :]
+                    w_off = ru[None, :] * (3 * H) + rj[:, None]  # contiguous along j
                     w_mask = mj[:, None] & mu[None, :]
                     # the gradients of all units, written by every program of this row group
                     d_r = tl.load(dgx_rows + t_q * 3 * H + rj[None, :], mask=d_mask, other=0.0, cache_modifier=".cg")
                     d_z = tl.load(dgx_rows + t_q * 3 * H + H + rj[None, :], mask=d_mask, other=0.0,
                                   cache_modifier=".cg")
                     d_hn = tl.load(dhn_rows + t_q * H + rj[None, :], mask=d_mask, other=0.0, cache_modifier=".cg")
-                    acc += tl.dot(d_r, tl.load(R + w_off, mask=w_mask, other=0.0), input_precision=PREC)
-                    acc += tl.dot(d_z, tl.load(R + H * H + w_off, mask=w_mask, other=0.0), input_precision=PREC)
-                    acc += tl.dot(d_hn, tl.load(R + 2 * H * H + w_off, mask=w_mask, other=0.0), input_precision=PREC)
+                    acc += tl.dot(d_r, tl.load(RT + w_off, mask=w_mask, other=0.0), input_precision=PREC)
+                    acc += tl.dot(d_z, tl.load(RT + H + w_off, mask=w_mask, other=0.0), input_precision=PREC)
+                    acc += tl.dot(d_hn, tl.load(RT + 2 * H + w_off, mask=w_mask, other=0.0), input_precision=PREC)
                 if HAS_DMR:
                     acc = acc * dmr
                 dh = dh + acc  # masked rows wrote zero gradients, so they add nothing
@@ -320,7 +320,7 @@ def _gru_backward(d_out, d_hn, weight_hh, mask, dm_h, gates, hs, reverse, reset_
     dh = _host.fp32_state(d_hn)
     _host.launch_steps(
         _gru_bwd_kernel, plan, T if plan.one_tile else T + 1,
-        d_out.contiguous(), weight_hh.contiguous(), _host.or_placeholder(dm_h, dgx), _host.mask_bytes(mask, dgx),
+        d_out.contiguous(), weight_hh.t().contiguous(), _host.or_placeholder(dm_h, dgx), _host.mask_bytes(mask, dgx),
         gates, hs, dh, dgx, dhn, B, T, H,
         HP=plan.hp, BLOCK_B=plan.block_b, BLOCK_H=plan.block_h, BLOCK_K=plan.block_k,
         ONE_TILE=plan.one_tile, BARRIER=plan.barrier, REVERSE=reverse, HAS_MASK=mask is not None,

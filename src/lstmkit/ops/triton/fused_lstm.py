@@ -174,7 +174,7 @@ def _lstm_cell_bwd(dh, dc, g_ptr, c_ptr, c_prev_ptr, m2, H, ACT: tl.constexpr, R
 def _lstm_bwd_kernel(
     SYNC, p_start, p_stop,
     DY,  # (B, T, H) upstream gradient of the output
-    R,  # (4H, H) weight_hh, in the dot dtype
+    RT,  # (H, 4H) weight_hh transposed, in the dot dtype: [k, g*H + j] = R[g*H + j, k]
     DMR, MASK, GATES, CS,  # as saved by the forward kernel
     DH, DC,  # (B, H) fp32: gradients of h_n, c_n in, of h0, c0 out
     DG,  # (B, T, 4H) dot dtype out: gradients of the gate pre-activations
@@ -193,7 +193,7 @@ def _lstm_bwd_kernel(
     mb = rb < B
     m2 = mb[:, None] & (ru < H)[None, :]
     rb64 = rb.to(tl.int64)
-    DOT = R.dtype.element_ty
+    DOT = RT.dtype.element_ty
     g_rows = GATES + rb64[:, None] * (T * 4 * H) + ru[None, :]
     dg_rows = DG + rb64[:, None] * (T * 4 * H)
     cs_rows = CS + rb64[:, None] * ((T + 1) * H) + ru[None, :]
@@ -205,12 +205,12 @@ def _lstm_bwd_kernel(
     if ONE_TILE:
         # R blocks [j, k] = R[g*H + j, k]: dh_{t-1} = sum_g dg_g R_g
         rj = tl.arange(0, HP)
-        w_off = rj[:, None] * H + ru[None, :]
+        w_off = ru[None, :] * (4 * H) + rj[:, None]
         w_mask = (rj < H)[:, None] & (ru < H)[None, :]
-        R_i = tl.load(R + w_off, mask=w_mask, other=0.0)
-        R_f = tl.load(R + H * H + w_off, mask=w_mask, other=0.0)
-        R_g = tl.load(R + 2 * H * H + w_off, mask=w_mask, other=0.0)
-        R_o = tl.load(R + 3 * H * H + w_off, mask=w_mask, other=0.0)
+        R_i = tl.load(RT + w_off, mask=w_mask, other=0.0)
+        R_f = tl.load(RT + H + w_off, mask=w_mask, other=0.0)
+        R_g = tl.load(RT + 2 * H + w_off, mask=w_mask, other=0.0)
+        R_o = tl.load(RT + 3 * H + w_off, mask=w_mask, other=0.0)
     for p in range(p_start, p_stop):
         if not ONE_TILE:
             if p > 0:  # (a) for the step of phase p-1
@@ -221,12 +221,12 @@ def _lstm_bwd_kernel(
                     mj = rj < H
                     dg_ptr = dg_rows + t_q * 4 * H + rj[None, :]
                     dg_mask = mb[:, None] & mj[None, :]
-                    w_off = rj[:, None] * H + ru[None, :]
+                    w_off = ru[None, :] * (4 * H) + rj[:, None]  # contiguous along j
                     w_mask = mj[:, None] & (ru < H)[None, :]
                     # the gate gradients of all units, written by every program of this row group
                     for gate in tl.static_range(4):
                         dg = tl.load(dg_ptr + gate * H, mask=dg_mask, other=0.0, cache_modifier=".cg")
-                        w = tl.load(R + gate * H * H + w_off, mask=w_mask, other=0.0)
+                        w = tl.load(RT + gate * H + w_off, mask=w_mask, other=0.0)
                         acc += tl.dot(dg, w, input_precision=PREC)
                 if HAS_DMR:
                     acc = acc * dmr
@@ -316,7 +316,7 @@ def _lstm_backward(d_out, d_hn, d_cn, weight_hh, mask, dm_h, gates, cs, reverse,
     phases = T if plan.one_tile else T + 1
     _host.launch_steps(
         _lstm_bwd_kernel, plan, phases,
-        d_out.contiguous(), weight_hh.contiguous(), _host.or_placeholder(dm_h, dg), _host.mask_bytes(mask, dg),
+        d_out.contiguous(), weight_hh.t().contiguous(), _host.or_placeholder(dm_h, dg), _host.mask_bytes(mask, dg),
         gates, cs, dh, dc, dg, B, T, H,
         HP=plan.hp, BLOCK_B=plan.block_b, BLOCK_H=plan.block_h, BLOCK_K=plan.block_k,
         ONE_TILE=plan.one_tile, BARRIER=plan.barrier, REVERSE=reverse, HAS_MASK=mask is not None,

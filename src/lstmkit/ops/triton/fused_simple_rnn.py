@@ -110,7 +110,7 @@ def _rnn_fwd_kernel(
 def _rnn_bwd_kernel(
     SYNC, p_start, p_stop,
     DY,  # (B, T, H) upstream gradient of the output
-    R,  # (H, H) weight_hh, in the dot dtype
+    RT,  # (H, H) weight_hh transposed, in the dot dtype: [k, j] = R[j, k]
     DMR, MASK, Y,  # as saved by the forward kernel
     DH,  # (B, H) fp32: gradient of h_n in, of h0 out
     DG,  # (B, T, H) dot dtype out: gradients of the pre-activations
@@ -128,7 +128,7 @@ def _rnn_bwd_kernel(
     mu = ru < H
     m2 = mb[:, None] & mu[None, :]
     rb64 = rb.to(tl.int64)
-    DOT = R.dtype.element_ty
+    DOT = RT.dtype.element_ty
     dg_rows = DG + rb64[:, None] * (T * H)
     state = rb64[:, None] * H + ru[None, :]
     dh = tl.load(DH + state, mask=m2, other=0.0)
@@ -136,7 +136,7 @@ def _rnn_bwd_kernel(
         dmr = tl.load(DMR + state, mask=m2, other=0.0).to(tl.float32)
     if ONE_TILE:
         rj = tl.arange(0, HP)
-        R_b = tl.load(R + rj[:, None] * H + ru[None, :], mask=(rj < H)[:, None] & mu[None, :], other=0.0)  # [j, k]
+        R_b = tl.load(RT + ru[None, :] * H + rj[:, None], mask=(rj < H)[:, None] & mu[None, :], other=0.0)  # [j, k]
     for p in range(p_start, p_stop):
         if not ONE_TILE:
             if p > 0:  # (a) for the step of phase p-1
@@ -148,7 +148,7 @@ def _rnn_bwd_kernel(
                     # the gradients of all units, written by every program of this row group
                     d = tl.load(dg_rows + t_q * H + rj[None, :], mask=mb[:, None] & mj[None, :], other=0.0,
                                 cache_modifier=".cg")
-                    w = tl.load(R + rj[:, None] * H + ru[None, :], mask=mj[:, None] & mu[None, :], other=0.0)
+                    w = tl.load(RT + ru[None, :] * H + rj[:, None], mask=mj[:, None] & mu[None, :], other=0.0)
                     acc += tl.dot(d, w, input_precision=PREC)
                 if HAS_DMR:
                     acc = acc * dmr
@@ -213,7 +213,7 @@ def _rnn_backward(d_out, d_hn, weight_hh, mask, dm_h, y, reverse, act, zero_out)
     dh = _host.fp32_state(d_hn)
     _host.launch_steps(
         _rnn_bwd_kernel, plan, T if plan.one_tile else T + 1,
-        d_out.contiguous(), weight_hh.contiguous(), _host.or_placeholder(dm_h, dg), _host.mask_bytes(mask, dg),
+        d_out.contiguous(), weight_hh.t().contiguous(), _host.or_placeholder(dm_h, dg), _host.mask_bytes(mask, dg),
         y, dh, dg, B, T, H,
         HP=plan.hp, BLOCK_B=plan.block_b, BLOCK_H=plan.block_h, BLOCK_K=plan.block_k,
         ONE_TILE=plan.one_tile, BARRIER=plan.barrier, REVERSE=reverse, HAS_MASK=mask is not None,
