@@ -1,0 +1,229 @@
+"""Compile `rnn_kernels.cpp` on first use, cache the library, and call it through ctypes.
+
+Why not `torch.utils.cpp_extension`: a minimal ATen extension took 15.6 s to compile on the
+project's 2-core machine, this header-free file about 1-4 s (benchmarks/results, docs/benchmarks.md).
+The kernel needs from torch only the BLAS it links (`sgemm_`, `dgemm_`), whose addresses are handed
+in at load time; without them it uses a plain loop.
+
+The library is cached under `$LSTMKIT_CACHE_DIR` (default `$XDG_CACHE_HOME/lstmkit` or
+`~/.cache/lstmkit`), named by a hash of the source, the compiler, its flags and the CPU, so it is
+built once per machine; concurrent builds write to temporary names and the last `os.replace` wins.
+Any failure (no compiler, a compile error, a library that will not load) gives a warning once and
+`load()` returns None, so the caller falls back to the pure-PyTorch loops.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+
+from lstmkit.ops._cpu.loops import ACT_CODES, Run
+
+SOURCE = Path(__file__).with_name("rnn_kernels.cpp")
+ABI_VERSION = 3
+_BASE_FLAGS = ["-O3", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno", "-fno-trapping-math"]
+# Tried in order: -march=native vectorises the activations for this CPU (the cache key includes
+# the CPU); OpenMP splits the batch over threads. Compilers without one of them get the next set.
+_FLAG_SETS = [["-march=native", "-fopenmp"], ["-fopenmp"], []]
+
+
+class _Args(ctypes.Structure):
+    """Mirror of `struct LkArgs` in rnn_kernels.cpp, field by field."""
+
+    _fields_ = (
+        [(name, ctypes.c_int32) for name in (
+            "kind", "dtype", "T", "B", "I", "H", "reverse", "act", "rec_act", "zero_output", "reset_after",
+            "training", "nthreads", "unused")]
+        + [(name, ctypes.c_int64) for name in ("sx_b", "sx_t", "sx_i", "sdy_b", "sdy_t", "sdy_h")]
+        + [(name, ctypes.c_void_p) for name in (
+            "x", "in_mask", "W", "bias", "b_hn", "h0", "c0", "rec_mask", "mask", "Y", "hN", "cN", "XH", "G", "Hprev",
+            "C", "TC", "HN", "dY", "dhN", "dcN", "dG", "dGh", "dX", "dh0", "dc0", "db", "dbh")]
+    )
+    pointers: ClassVar[tuple[str, ...]] = tuple(name for name, kind in _fields_ if kind is ctypes.c_void_p)
+
+
+_KINDS = {"lstm": 0, "gru": 1, "simple_rnn": 2}
+_DTYPES = {torch.float32: 0, torch.float64: 1}
+
+
+@dataclass
+class BuildInfo:
+    """What happened when the kernel was built or loaded (`lstmkit.ops.cpu.kernel_info()`)."""
+
+    loaded: bool = False
+    path: str | None = None
+    compiled_now: bool = False
+    compile_seconds: float | None = None
+    flags: list[str] = field(default_factory=list)
+    blas: bool = False
+    reason: str | None = None  # why it is not loaded
+
+
+class Kernel:
+    """The loaded library: `forward(run)` and `backward(run)` fill the buffers of a `Run`."""
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self._lib = lib
+        for fn in (lib.lk_forward, lib.lk_backward):
+            fn.argtypes = [ctypes.POINTER(_Args)]
+            fn.restype = ctypes.c_int
+
+    def _args(self, run: Run) -> _Args:
+        B, T, I = run.x.shape
+        a = _Args(
+            kind=_KINDS[run.kind], dtype=_DTYPES[run.x.dtype], T=T, B=B, I=I, H=run.h0.shape[1],
+            reverse=int(run.reverse), act=ACT_CODES[run.act], rec_act=ACT_CODES[run.rec_act],
+            zero_output=int(run.zero_output), reset_after=int(run.reset_after), training=int(run.training),
+            nthreads=run.nthreads,
+        )
+        a.sx_b, a.sx_t, a.sx_i = run.x.stride()
+        if run.dY is not None:
+            a.sdy_b, a.sdy_t, a.sdy_h = run.dY.stride()
+        for name in _Args.pointers:
+            t = getattr(run, name)
+            if t is None:
+                continue
+            if name not in ("x", "dY") and not t.is_contiguous():
+                raise ValueError(f"internal error: the CPU kernel needs {name} contiguous")
+            setattr(a, name, t.data_ptr())
+        return a
+
+    def forward(self, run: Run) -> None:
+        self._lib.lk_forward(ctypes.byref(self._args(run)))
+
+    def backward(self, run: Run) -> None:
+        self._lib.lk_backward(ctypes.byref(self._args(run)))
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("LSTMKIT_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "lstmkit")
+    return Path(root) / "cpu_kernels"
+
+
+def _cpu_identity() -> str:
+    """What -march=native depends on: the CPU model and its feature flags."""
+    ident = platform.machine() + platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            ident += "".join(sorted({ln for ln in f if ln.startswith(("model name", "flags", "Features"))}))
+    except OSError:
+        pass
+    return ident
+
+
+def _compiler() -> str | None:
+    cxx = os.environ.get("CXX", "c++")
+    return shutil.which(cxx)
+
+
+def _compiler_version(cxx: str) -> str:
+    try:
+        return subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _blas_addresses() -> tuple[int | None, int | None]:
+    """Addresses of the Fortran BLAS `sgemm_`/`dgemm_` that torch links (MKL or OpenBLAS), if exported."""
+    libdir = os.path.join(os.path.dirname(torch.__file__), "lib")
+    for path in sorted(glob.glob(os.path.join(libdir, "libtorch_cpu.*"))):
+        try:
+            lib = ctypes.CDLL(path)
+            return (ctypes.cast(lib.sgemm_, ctypes.c_void_p).value, ctypes.cast(lib.dgemm_, ctypes.c_void_p).value)
+        except (OSError, AttributeError):
+            continue
+    return None, None
+
+
+def _compile(cxx: str, out: Path) -> tuple[list[str], float]:
+    """Compile to a temporary file beside `out`, then move it into place. Returns (flags, seconds)."""
+    errors = []
+    for extra in _FLAG_SETS:
+        flags = [*_BASE_FLAGS, *extra]
+        fd, tmp = tempfile.mkstemp(prefix=out.stem + ".", suffix=".tmp.so", dir=out.parent)
+        os.close(fd)
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run([cxx, *flags, str(SOURCE), "-o", tmp], capture_output=True, text=True, timeout=300)
+            if proc.returncode == 0:
+                os.replace(tmp, out)
+                return flags, time.perf_counter() - t0
+            errors.append(f"{' '.join(extra) or 'no extra flags'}: {proc.stderr.strip()[-400:]}")
+        except (OSError, subprocess.SubprocessError) as e:
+            errors.append(f"{' '.join(extra) or 'no extra flags'}: {e}")
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    raise RuntimeError("the compiler failed: " + " | ".join(errors))
+
+
+def build(cxx: str | None = None, directory: Path | None = None) -> tuple[Kernel | None, BuildInfo]:
+    """Build (or find in the cache) and load the kernel library. Never raises: on failure returns
+    (None, info) with `info.reason` saying why."""
+    info = BuildInfo()
+    cxx = cxx or _compiler()
+    if cxx is None:
+        info.reason = f"no C++ compiler found (looked for {os.environ.get('CXX', 'c++')!r}; set CXX to use another)"
+        return None, info
+    try:
+        source = SOURCE.read_bytes()
+    except OSError as e:
+        info.reason = f"kernel source missing: {e}"
+        return None, info
+    key = hashlib.sha256(b"\0".join([
+        source, cxx.encode(), _compiler_version(cxx).encode(), repr((_BASE_FLAGS, _FLAG_SETS)).encode(),
+        _cpu_identity().encode()])).hexdigest()[:16]
+    directory = directory or cache_dir()
+    out = directory / f"rnn_kernels-{key}.so"
+    try:
+        if not out.exists():
+            directory.mkdir(parents=True, exist_ok=True)
+            info.flags, info.compile_seconds = _compile(cxx, out)
+            info.compiled_now = True
+        lib = ctypes.CDLL(str(out))
+        if lib.lk_abi_version() != ABI_VERSION:
+            raise RuntimeError(f"library {out} has ABI {lib.lk_abi_version()}, expected {ABI_VERSION}")
+    except (OSError, RuntimeError, AttributeError) as e:
+        info.reason = str(e)
+        return None, info
+    sgemm, dgemm = _blas_addresses()
+    lib.lk_set_blas(ctypes.c_void_p(sgemm), ctypes.c_void_p(dgemm))
+    info.loaded, info.path, info.blas = True, str(out), sgemm is not None
+    return Kernel(lib), info
+
+
+_LOCK = threading.Lock()
+_STATE: dict[str, tuple[Kernel | None, BuildInfo]] = {}
+
+
+def load() -> Kernel | None:
+    """The process-wide kernel, built on the first call; None (after one warning) if it cannot be."""
+    with _LOCK:
+        if "kernel" not in _STATE:
+            kernel, info = build()
+            _STATE["kernel"] = (kernel, info)
+            if kernel is None:
+                warnings.warn(
+                    f"lstmkit: the compiled CPU kernel is unavailable ({info.reason}); "
+                    "using the slower pure-PyTorch loops", RuntimeWarning, stacklevel=3)
+        return _STATE["kernel"][0]
+
+
+def info() -> BuildInfo:
+    load()
+    return _STATE["kernel"][1]

@@ -1,0 +1,202 @@
+"""The CPU backend's time loops in plain PyTorch: the fallback when the compiled kernel is missing,
+and the readable statement of what rnn_kernels.cpp computes (same buffers, same order).
+
+Dimensions: B batch, T time, I input, H hidden, G gates (LSTM 4, GRU 3, SimpleRNN 1), K = I + H.
+At step t the one recurrent matmul takes the row xh = [x_t ⊙ in_mask | h_prev ⊙ rec_mask] and the
+weights W = [W_ih | W_hh] (G*H, K), so the input projection rides along with the recurrent matmul
+and no (T, B, G*H) pre-activation buffer is written and read back. `forward(run)` fills Y, hN, cN
+and, when `run.training`, the saved buffers (time-major (T, B, ·)); `backward(run)` fills dG (dGh),
+dX, dh0, dc0. The weight gradients are left to the caller, as one matmul dG^T XH over all steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from lstmkit.ops.activations import ACTIVATIONS
+
+# The activations the kernel implements, by the codes of `enum Act` in rnn_kernels.cpp.
+ACT_CODES = {"tanh": 0, "sigmoid": 1, "hard_sigmoid": 2, "relu": 3, "linear": 4}
+
+
+def dact(name: str, y: torch.Tensor) -> torch.Tensor:
+    """act'(x) written with the output y = act(x); the same conditions as torch's own backward."""
+    if name == "tanh":
+        return 1 - y * y
+    if name == "sigmoid":
+        return y * (1 - y)
+    if name == "hard_sigmoid":
+        return ((y > 0) & (y < 1)).to(y.dtype) / 6
+    if name == "relu":
+        return (y > 0).to(y.dtype)
+    return torch.ones_like(y)
+
+
+@dataclass
+class Run:
+    """Everything one call of the time loop reads and writes; mirrors `struct LkArgs`."""
+
+    kind: str  # "lstm", "gru", "simple_rnn"
+    reverse: bool
+    act: str
+    rec_act: str
+    zero_output: bool
+    reset_after: bool
+    training: bool  # keep what the backward needs
+    x: torch.Tensor  # (B, T, I), any strides
+    in_mask: torch.Tensor | None  # (B, I)
+    W: torch.Tensor  # (GH, K) = [W_ih | W_hh]
+    bias: torch.Tensor  # (GH,) b_ih + b_hh (zeros without biases); GRU reset_after: b_ih + [b_hr, b_hz, 0]
+    b_hn: torch.Tensor | None  # (H,) GRU reset_after only
+    h0: torch.Tensor  # (B, H)
+    c0: torch.Tensor | None  # (B, H) LSTM
+    rec_mask: torch.Tensor | None  # (B, H)
+    mask: torch.Tensor | None  # (B, T) bool
+    nthreads: int = 1  # threads splitting the batch (the compiled kernel); rows of db, dbh
+    Y: torch.Tensor | None = None  # (B, T, H) out
+    hN: torch.Tensor | None = None  # (B, H) out
+    cN: torch.Tensor | None = None  # (B, H) out, LSTM
+    XH: torch.Tensor | None = None  # (T, B, K) the matmul input of every step
+    G: torch.Tensor | None = None  # (T, B, GH) the activated gates
+    Hprev: torch.Tensor | None = None  # (T, B, H) GRU with rec_mask: h_prev
+    C: torch.Tensor | None = None  # (T, B, H) LSTM cell state after each step
+    TC: torch.Tensor | None = None  # (T, B, H) LSTM act(c_t)
+    HN: torch.Tensor | None = None  # (T, B, H) GRU: R_n h_in + b_hn, or r ⊙ h_in without reset_after
+    dY: torch.Tensor | None = None  # (B, T, H), any strides
+    dhN: torch.Tensor | None = None
+    dcN: torch.Tensor | None = None
+    dG: torch.Tensor | None = None  # (T, B, GH) out: gradient of the gates' pre-activations
+    dGh: torch.Tensor | None = None  # (T, B, GH) out, GRU reset_after: gradient of h_in W_hh^T + b_hh
+    dX: torch.Tensor | None = None  # (B, T, I) out, if x needs it
+    dh0: torch.Tensor | None = None
+    dc0: torch.Tensor | None = None
+    db: torch.Tensor | None = None  # (nthreads, GH) out: per-thread sums of dG; their sum is the bias gradient
+    dbh: torch.Tensor | None = None  # (nthreads, GH) out, GRU reset_after: the same for dGh
+
+
+def _steps(T: int, reverse: bool) -> list[int]:
+    return list(range(T - 1, -1, -1)) if reverse else list(range(T))
+
+
+def forward(run: Run) -> None:
+    act, rec = ACTIVATIONS[run.act], ACTIVATIONS[run.rec_act]
+    _, T, I = run.x.shape
+    H = run.h0.shape[1]
+    W, W_ih, W_hh = run.W, run.W[:, :I], run.W[:, I:]
+    bias = run.bias
+    h = run.h0.clone()
+    c = run.c0.clone() if run.kind == "lstm" else None
+    for t in _steps(T, run.reverse):
+        m = None if run.mask is None else run.mask[:, t, None]  # (B, 1)
+        x_t = run.x[:, t] if run.in_mask is None else run.x[:, t] * run.in_mask  # (B, I)
+        h_in = h if run.rec_mask is None else h * run.rec_mask  # (B, H)
+        if run.training:
+            run.XH[t] = torch.cat([x_t, h_in], dim=1)
+            if run.Hprev is not None:
+                run.Hprev[t] = h
+        if run.kind == "lstm":
+            g = torch.addmm(bias, torch.cat([x_t, h_in], dim=1), W.T)  # (B, 4H)
+            i, f, gg, o = rec(g[:, :H]), rec(g[:, H : 2 * H]), act(g[:, 2 * H : 3 * H]), rec(g[:, 3 * H :])
+            g = torch.cat([i, f, gg, o], dim=1)
+            c_new = f * c + i * gg
+            tc = act(c_new)
+            h_new = o * tc
+            c = c_new if m is None else torch.where(m, c_new, c)
+            if run.training:
+                run.C[t], run.TC[t] = c, tc
+        elif run.kind == "gru":
+            if run.reset_after:
+                gx = torch.addmm(bias, x_t, W_ih.T)  # (B, 3H)
+                hh = h_in @ W_hh.T
+                rz = rec(gx[:, : 2 * H] + hh[:, : 2 * H])
+                hn = hh[:, 2 * H :] + run.b_hn  # R_n h + b_hn
+                n = act(gx[:, 2 * H :] + rz[:, :H] * hn)
+            else:
+                rz = rec(torch.addmm(bias[: 2 * H], torch.cat([x_t, h_in], dim=1), W[: 2 * H].T))
+                hn = rz[:, :H] * h_in  # r ⊙ h_in
+                n = act(torch.addmm(bias[2 * H :], x_t, W_ih[2 * H :].T) + hn @ W_hh[2 * H :].T)
+            if run.training:
+                run.HN[t] = hn
+            g = torch.cat([rz, n], dim=1)  # (B, 3H)
+            z = rz[:, H:]
+            h_new = (1 - z) * n + z * h
+        else:
+            g = act(torch.addmm(bias, torch.cat([x_t, h_in], dim=1), W.T))  # (B, H)
+            h_new = g
+        if run.training:
+            run.G[t] = g
+        h = h_new if m is None else torch.where(m, h_new, h)
+        run.Y[:, t] = h if m is None or not run.zero_output else torch.where(m, h, torch.zeros_like(h))
+    run.hN.copy_(h)
+    if run.kind == "lstm":
+        run.cN.copy_(c)
+
+
+def backward(run: Run) -> None:
+    B, T, I = run.x.shape
+    H = run.h0.shape[1]
+    W, W_ih, W_hh = run.W, run.W[:, :I], run.W[:, I:]
+    dh = run.h0.new_zeros(B, H) if run.dhN is None else run.dhN.clone()
+    dc = None
+    if run.kind == "lstm":
+        dc = run.h0.new_zeros(B, H) if run.dcN is None else run.dcN.clone()
+    order = _steps(T, run.reverse)
+    for s in range(T - 1, -1, -1):
+        t = order[s]
+        m = None if run.mask is None else run.mask[:, t, None]
+        keep = None if m is None else m.to(dh.dtype)  # (B, 1): 1 at real steps, 0 at masked ones
+        if run.dY is not None:
+            dh = dh + (run.dY[:, t] if keep is None or not run.zero_output else run.dY[:, t] * keep)
+        g, h_in = run.G[t], run.XH[t, :, I:]
+        dh_carry = None  # GRU: the part of dh_prev that flows through z ⊙ h_prev
+        if run.kind == "lstm":
+            i, f, gg, o = g.split(H, dim=1)
+            tc = run.TC[t]
+            c_prev = run.C[order[s - 1]] if s > 0 else run.c0
+            d = dc + dh * o * dact(run.act, tc)  # dL/dc_t
+            dg = torch.cat([
+                d * gg * dact(run.rec_act, i), d * c_prev * dact(run.rec_act, f),
+                d * i * dact(run.act, gg), dh * tc * dact(run.rec_act, o)], dim=1)  # (B, 4H)
+            dg = dg if keep is None else dg * keep
+            dxh = dg @ W  # (B, K)
+            dc = d * f if m is None else torch.where(m, d * f, dc)
+        elif run.kind == "simple_rnn":
+            dg = dh * dact(run.act, g)
+            dg = dg if keep is None else dg * keep
+            dxh = dg @ W
+        else:
+            r, z, n = g.split(H, dim=1)
+            h_prev = run.Hprev[t] if run.Hprev is not None else h_in
+            dz = dh * (h_prev - n) * dact(run.rec_act, z)
+            dpn = dh * (1 - z) * dact(run.act, n)
+            dh_carry = dh * z
+            if run.reset_after:
+                dr = dpn * run.HN[t] * dact(run.rec_act, r)
+                dg = torch.cat([dr, dz, dpn], dim=1)  # (B, 3H)
+                dgh = torch.cat([dr, dz, dpn * r], dim=1)
+                if keep is not None:
+                    dg, dgh = dg * keep, dgh * keep
+                run.dGh[t] = dgh
+                dxh = torch.cat([dg @ W_ih, dgh @ W_hh], dim=1)
+            else:
+                drh = dpn @ W_hh[2 * H :]  # d(r ⊙ h_in)  (B, H)
+                dr = drh * h_in * dact(run.rec_act, r)
+                dg = torch.cat([dr, dz, dpn], dim=1)
+                dg = dg if keep is None else dg * keep
+                dxh = dg[:, : 2 * H] @ W[: 2 * H]
+                dxh[:, :I] += dg[:, 2 * H :] @ W_ih[2 * H :]
+                dxh[:, I:] += drh * r
+        run.dG[t] = dg
+        if run.dX is not None:
+            run.dX[:, t] = dxh[:, :I] if run.in_mask is None else dxh[:, :I] * run.in_mask
+        dh_in = dxh[:, I:] if run.rec_mask is None else dxh[:, I:] * run.rec_mask
+        new_dh = dh_in if dh_carry is None else dh_carry + dh_in
+        dh = new_dh if m is None else torch.where(m, new_dh, dh)
+    run.dh0.copy_(dh)
+    if dc is not None:
+        run.dc0.copy_(dc)
+    run.db.zero_()[0] = run.dG.sum((0, 1))
+    if run.dbh is not None:
+        run.dbh.zero_()[0] = run.dGh.sum((0, 1))
