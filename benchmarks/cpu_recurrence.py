@@ -1,0 +1,119 @@
+"""The recurrence alone on CPU: lstmkit's fused CPU backend against torch.nn, side by side, one run.
+
+    python benchmarks/cpu_recurrence.py                         # LSTM, GRU, SimpleRNN at B128 T500 I32, H 32/128/256
+    python benchmarks/cpu_recurrence.py --kinds lstm --hidden 32 --repeats 9
+
+For each kind and hidden size: forward (no grad) and train (forward + backward of `output.sum()`,
+as `../shared/bench/peers_cpu.py` measures torch.nn.LSTM), for `torch.nn.{LSTM,GRU,RNN}` and
+`lstmkit.nn.{LSTM,GRU,RNN}(backend=...)` with the same weights. The peers alternate inside every
+repeat (ours, torch, ours, torch, ...) so that a noisy neighbour slows both alike; the figure is the
+median of the repeats. Also checks that both give the same output (max abs difference).
+One JSON line per (kind, hidden) goes to benchmarks/results/cpu_recurrence.jsonl with the machine
+and versions; the table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from common import append_jsonl, environment  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "cpu_recurrence.jsonl"
+TORCH = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "simple_rnn": torch.nn.RNN}
+
+
+def timed(fn: Any) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1e3
+
+
+def measure(kind: str, B: int, T: int, I: int, H: int, repeats: int, backend: str) -> dict[str, Any]:
+    import lstmkit.nn
+
+    ours_cls = {"lstm": lstmkit.nn.LSTM, "gru": lstmkit.nn.GRU, "simple_rnn": lstmkit.nn.RNN}[kind]
+    torch.manual_seed(0)
+    theirs = TORCH[kind](I, H, batch_first=True)
+    ours = ours_cls(I, H, batch_first=True, backend=backend)
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(B, T, I, requires_grad=True)
+
+    def fwd(m: torch.nn.Module) -> Any:
+        def run() -> None:
+            with torch.no_grad():
+                m(x)
+        return run
+
+    def train(m: torch.nn.Module) -> Any:
+        def run() -> None:
+            m.zero_grad(set_to_none=True)
+            x.grad = None
+            m(x)[0].sum().backward()
+        return run
+
+    with torch.no_grad():
+        diff = (ours(x)[0] - theirs(x)[0]).abs().max().item()
+    times: dict[str, list[float]] = {k: [] for k in ("ours_fwd", "torch_fwd", "ours_train", "torch_train")}
+    for fn in (fwd(ours), fwd(theirs), train(ours), train(theirs)):  # warm-up (the kernel builds here)
+        fn()
+    for _ in range(repeats):
+        times["ours_fwd"].append(timed(fwd(ours)))
+        times["torch_fwd"].append(timed(fwd(theirs)))
+        times["ours_train"].append(timed(train(ours)))
+        times["torch_train"].append(timed(train(theirs)))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {
+        "kind": kind, "B": B, "T": T, "I": I, "H": H, "backend": backend, "repeats": repeats,
+        "ms": {k: round(v, 2) for k, v in med.items()},
+        "all_ms": {k: [round(t, 2) for t in v] for k, v in times.items()},
+        "ratio_fwd": round(med["ours_fwd"] / med["torch_fwd"], 3),
+        "ratio_train": round(med["ours_train"] / med["torch_train"], 3),
+        "max_abs_diff_vs_torch": diff,
+    }
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--kinds", default="lstm,gru,simple_rnn")
+    p.add_argument("--hidden", default="32,128,256")
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--steps", type=int, default=500)
+    p.add_argument("--input", type=int, default=32)
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--backend", default="cpu")
+    p.add_argument("--no-record", action="store_true")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    env = environment()
+    from lstmkit.ops import cpu_kernel_info
+
+    env["cpu_kernel"] = {k: v for k, v in vars(cpu_kernel_info()).items() if k != "path"}
+    rows = []
+    for H in [int(h) for h in args.hidden.split(",")]:
+        for kind in args.kinds.split(","):
+            r = measure(kind, args.batch, args.steps, args.input, H, args.repeats, args.backend)
+            r["command"] = " ".join(["benchmarks/cpu_recurrence.py", *argv])
+            r["environment"] = env
+            rows.append(r)
+            ms = r["ms"]
+            print(f"{kind:10s} H={H:4d}  fwd ours {ms['ours_fwd']:8.1f} torch {ms['torch_fwd']:8.1f} "
+                  f"(x{r['ratio_fwd']:.2f})  train ours {ms['ours_train']:8.1f} torch {ms['torch_train']:8.1f} "
+                  f"(x{r['ratio_train']:.2f})  |diff| {r['max_abs_diff_vs_torch']:.1e}", flush=True)
+            if not args.no_record:
+                append_jsonl(RESULTS, r)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
