@@ -178,15 +178,19 @@ class _Recurrence(torch.autograd.Function):
         dGh = dG if run.dGh is None else run.dGh.view(T * B, GH)
         XH = run.XH.view(T * B, I + H)
         dW_ih = dW_hh = db_ih = db_hh = None
+
+        def tn(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:  # a^T b over all T*B rows
+            return ctx.impl.gemm_tn(a, b, run.nthreads)
+
         if cfg.kind == "gru":
             if need[2]:
-                dW_ih = dG.T @ XH[:, :I]  # (3H, I)
+                dW_ih = tn(dG, XH[:, :I])  # (3H, I)
             if need[3] and cfg.reset_after:
-                dW_hh = dGh.T @ XH[:, I:]  # (3H, H)
+                dW_hh = tn(dGh, XH[:, I:])  # (3H, H)
             elif need[3]:  # the n rows multiply r ⊙ h_in
-                dW_hh = torch.cat([dG[:, : 2 * H].T @ XH[:, I:], dG[:, 2 * H :].T @ run.HN.view(T * B, H)])
+                dW_hh = torch.cat([tn(dG[:, : 2 * H], XH[:, I:]), tn(dG[:, 2 * H :], run.HN.view(T * B, H))])
         elif need[2] or need[3]:
-            dW = dG.T @ XH  # (GH, I + H): both weight gradients in one matmul over all T*B rows
+            dW = tn(dG, XH)  # (GH, I + H): both weight gradients in one matmul over all T*B rows
             dW_ih, dW_hh = dW[:, :I], dW[:, I:]
         if need[4]:
             db_ih = run.db.sum(0)

@@ -34,7 +34,7 @@ import torch
 from lstmkit.ops._cpu.loops import ACT_CODES, Run
 
 SOURCE = Path(__file__).with_name("rnn_kernels.cpp")
-ABI_VERSION = 3
+ABI_VERSION = 5
 _BASE_FLAGS = ["-O3", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno", "-fno-trapping-math"]
 # Tried in order: -march=native vectorises the activations for this CPU (the cache key includes
 # the CPU); OpenMP splits the batch over threads. Compilers without one of them get the next set.
@@ -81,6 +81,9 @@ class Kernel:
         for fn in (lib.lk_forward, lib.lk_backward):
             fn.argtypes = [ctypes.POINTER(_Args)]
             fn.restype = ctypes.c_int
+        i, p = ctypes.c_int, ctypes.c_void_p
+        lib.lk_gemm_tn.argtypes = [i, i, i, i, p, i, p, i, p, i, i]
+        lib.lk_gemm_tn.restype = ctypes.c_int
 
     def _args(self, run: Run) -> _Args:
         B, T, I = run.x.shape
@@ -101,6 +104,19 @@ class Kernel:
                 raise ValueError(f"internal error: the CPU kernel needs {name} contiguous")
             setattr(a, name, t.data_ptr())
         return a
+
+    def gemm_tn(self, a: torch.Tensor, b: torch.Tensor, nthreads: int) -> torch.Tensor:
+        """a^T b for a (R, M) and b (R, N) with unit column stride (row strides free), subnormals flushed."""
+        R, M = a.shape
+        N = b.shape[1]
+        if a.stride(1) != 1 or b.stride(1) != 1 or b.shape[0] != R or a.dtype != b.dtype:
+            raise ValueError("internal error: gemm_tn needs (R, M) and (R, N) row-major operands of one dtype")
+        out = a.new_empty(M, N)
+        if R == 0:
+            return out.zero_()
+        self._lib.lk_gemm_tn(_DTYPES[a.dtype], M, N, R, ctypes.c_void_p(a.data_ptr()), a.stride(0),
+                             ctypes.c_void_p(b.data_ptr()), b.stride(0), ctypes.c_void_p(out.data_ptr()), N, nthreads)
+        return out
 
     def forward(self, run: Run) -> None:
         self._lib.lk_forward(ctypes.byref(self._args(run)))

@@ -76,6 +76,11 @@ class Run:
     dbh: torch.Tensor | None = None  # (nthreads, GH) out, GRU reset_after: the same for dGh
 
 
+def gemm_tn(a: torch.Tensor, b: torch.Tensor, nthreads: int) -> torch.Tensor:
+    """a^T b: the weight gradients over all steps (the compiled kernel's version flushes subnormals)."""
+    return a.T @ b
+
+
 def _steps(T: int, reverse: bool) -> list[int]:
     return list(range(T - 1, -1, -1)) if reverse else list(range(T))
 
