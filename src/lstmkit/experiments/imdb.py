@@ -1,0 +1,202 @@
+"""Movie-review sentiment on IMDB: the classic Keras programs (Deep Learning with Python), on lstmkit.keras.
+
+Embedding(num_words, 32) -> a recurrent or convolutional body -> Dense(1, sigmoid); rmsprop,
+binary cross-entropy, batch 128, reviews padded or cut to their last 500 tokens (padding on the
+left), the last 20% of the training reviews held out for validation (Keras' validation_split).
+Book targets (best validation accuracy): SimpleRNN 0.85, LSTM 0.89, bidirectional LSTM 0.88, Conv1D 0.84.
+
+`--source indices` reads Keras' word indices (`imdb.load_data(num_words)`); `--source text` reads the
+50,000 raw reviews and encodes them with lstmkit's tokenizer and a vocabulary of the `num_words` most
+frequent words of the training reviews that are trained on (not the held-out 20%, not the test set).
+
+The run folder (`--out`) holds config.json, history.json (per-epoch loss/acc/val_loss/val_acc),
+metrics.json, curves.png, model.keras (lstmkit.keras `model.save`: a zip of a JSON config and
+safetensors weights, no pickle) and encoding.json (how to turn a text into the model's ids), which
+`lstmkit inspect gates --run DIR` reads (see `lstmkit.insight.runs`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lstmkit.experiments.base import RunConfig, resolve_device, set_seed, start_run
+from lstmkit.experiments.reporting import print_results, save_curves
+from lstmkit.io import write_json
+
+MODELS = ["simplernn", "lstm", "gru", "bilstm", "stacked-lstm", "conv1d", "conv1d-lstm"]
+SOURCES = ["indices", "text"]
+# The shortest review length each convolutional body can read: Conv1D(7) -> MaxPool(5) -> Conv1D(7)
+# needs (L - 6) // 5 >= 7; Conv1D(7) -> MaxPool(5) -> LSTM needs (L - 6) // 5 >= 1.
+MIN_MAXLEN = {"conv1d": 41, "conv1d-lstm": 11}
+START_CHAR, OOV_CHAR, INDEX_FROM = 1, 2, 3  # imdb.load_data's defaults, as Keras
+
+
+@dataclass
+class Config(RunConfig):
+    model: str = field(default="lstm", metadata={"choices": MODELS, "help": "the network"})
+    epochs: int = 10
+    batch_size: int = 128
+    limit: int | None = field(default=None, metadata={"help": "use only the first N training reviews (after "
+                                                               "Keras' shuffle), the validation part included"})
+    source: str = field(default="indices", metadata={
+        "choices": SOURCES, "help": "Keras' word indices, or the raw text through lstmkit's tokenizer"})
+    num_words: int = field(default=10000, metadata={"help": "vocabulary size, padding and unknown ids included"})
+    maxlen: int = field(default=500, metadata={"help": "tokens kept per review (the last ones)"})
+    units: int = field(default=32, metadata={"help": "units of the recurrent layers"})
+    validation_split: float = field(default=0.2, metadata={"help": "held-out fraction at the end of the training "
+                                                                   "reviews"})
+    eval_limit: int | None = field(default=None, metadata={"help": "test on only the first N test reviews"})
+    out: str = "runs/imdb"
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be 'indices' or 'text', got {self.source!r}")
+        for name in ("epochs", "batch_size", "units", "maxlen"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.num_words <= INDEX_FROM:
+            raise ValueError(f"--num-words must be above {INDEX_FROM} (ids 0-{INDEX_FROM} are padding, start, "
+                             f"unknown and unused), got {self.num_words}")
+        if not 0.0 < self.validation_split < 1.0:
+            raise ValueError(f"--validation-split must be in (0, 1), got {self.validation_split}")
+        if self.limit is not None and not 0 < split_point(self.limit, self.validation_split) < self.limit:
+            raise ValueError(f"--limit {self.limit} with --validation-split {self.validation_split} leaves no review "
+                             "for training or none for validation; give a larger --limit")
+        if self.eval_limit is not None and self.eval_limit < 1:
+            raise ValueError(f"--eval-limit must be at least 1 test review, got {self.eval_limit}")
+        shortest = MIN_MAXLEN.get(self.model, 1)
+        if self.maxlen < shortest:
+            raise ValueError(f"--maxlen must be at least {shortest} for the {self.model} model (its convolutions and "
+                             f"pooling shorten the sequence), got {self.maxlen}")
+        from lstmkit.ops import backends
+
+        if self.backend != "auto" and self.backend not in backends():
+            raise ValueError(f"--backend must be 'auto' or one of {backends()}, got {self.backend!r}")
+
+
+def split_point(n: int, validation_split: float) -> int:
+    """Where Keras' `validation_split` cuts n samples: the first ones train, the rest validate."""
+    return math.floor(n * (1.0 - validation_split))
+
+
+def build(config: Config) -> Any:
+    """The compiled Keras model of `config.model`, as the book writes it (recurrences on `config.backend`)."""
+    from lstmkit.keras import layers
+    from lstmkit.keras.models import Sequential
+
+    u, backend = config.units, config.backend
+    body = {
+        "simplernn": lambda: [layers.SimpleRNN(u, backend=backend)],
+        "lstm": lambda: [layers.LSTM(u, backend=backend)],
+        "gru": lambda: [layers.GRU(u, backend=backend)],
+        "bilstm": lambda: [layers.Bidirectional(layers.LSTM(u, backend=backend))],
+        "stacked-lstm": lambda: [layers.LSTM(u, return_sequences=True, backend=backend),
+                                 layers.LSTM(u, backend=backend)],
+        "conv1d": lambda: [layers.Conv1D(32, 7, activation="relu"), layers.MaxPooling1D(5),
+                           layers.Conv1D(32, 7, activation="relu"), layers.GlobalMaxPooling1D()],
+        "conv1d-lstm": lambda: [layers.Conv1D(32, 7, activation="relu"), layers.MaxPooling1D(5),
+                                layers.LSTM(u, backend=backend)],
+    }[config.model]()
+    model = Sequential([layers.Input(shape=(config.maxlen,), dtype="int32"), layers.Embedding(config.num_words, 32),
+                        *body, layers.Dense(1, activation="sigmoid")], name=f"imdb_{config.model.replace('-', '_')}")
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"],
+                  device=str(resolve_device(config.device)))
+    return model
+
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+def load(config: Config) -> tuple[Split, Split, Split, dict[str, Any]]:
+    """Padded (x, y) for training, validation and test, and encoding.json: how a new text becomes ids."""
+    from lstmkit.data.sequence import pad_sequences
+
+    if config.source == "indices":
+        from lstmkit.data import imdb
+
+        (x_train, y_train), (x_test, y_test) = imdb.load_data(num_words=config.num_words, start_char=START_CHAR,
+                                                              oov_char=OOV_CHAR, index_from=INDEX_FROM)
+        if config.limit is not None:
+            x_train, y_train = x_train[: config.limit], y_train[: config.limit]
+        if config.eval_limit is not None:
+            x_test, y_test = x_test[: config.eval_limit], y_test[: config.eval_limit]
+        x_train, x_test = (pad_sequences(x, maxlen=config.maxlen) for x in (x_train, x_test))
+        encoding = {"source": "indices", "num_words": config.num_words, "maxlen": config.maxlen,
+                    "start_char": START_CHAR, "oov_char": OOV_CHAR, "index_from": INDEX_FROM,
+                    "padding": "pre", "truncating": "pre"}
+    else:
+        (x_train, y_train), (x_test, y_test), vocab = _text_data(config)
+        encoding = {"source": "text", "maxlen": config.maxlen, "padding": "pre", "truncating": "pre",
+                    "vocabulary": vocab.to_json()}
+    cut = split_point(len(x_train), config.validation_split)
+    train = (np.asarray(x_train[:cut]), np.asarray(y_train[:cut]))
+    val = (np.asarray(x_train[cut:]), np.asarray(y_train[cut:]))
+    return train, val, (np.asarray(x_test), np.asarray(y_test)), encoding
+
+
+def _text_data(config: Config) -> tuple[Split, Split, Any]:
+    """The raw reviews, shuffled as `imdb.load_text_data` does (seed 113, train first), limited, tokenized;
+    the vocabulary is built on the reviews that are trained on only."""
+    from lstmkit.data import imdb
+    from lstmkit.data.sequence import pad_sequences
+    from lstmkit.data.text import Vocabulary, tokenize
+
+    train, test = imdb.read_reviews()
+    rng = np.random.RandomState(113)  # Keras' IMDB shuffle (imdb.load_text_data's): both sources order alike
+    train, test = (s.take(rng.permutation(len(s))) for s in (train, test))
+    if config.limit is not None:
+        train = train.take(np.arange(min(config.limit, len(train))))
+    if config.eval_limit is not None:
+        test = test.take(np.arange(min(config.eval_limit, len(test))))
+    train_tokens = [tokenize(t) for t in train.texts]
+    fit_part = train_tokens[: split_point(len(train_tokens), config.validation_split)]
+    vocab = Vocabulary.build(fit_part, max_tokens=config.num_words)
+
+    def pad(tokens: list[list[str]]) -> np.ndarray:
+        return pad_sequences([vocab.encode(t) for t in tokens], maxlen=config.maxlen)
+
+    return (pad(train_tokens), train.labels), (pad([tokenize(t) for t in test.texts]), test.labels), vocab
+
+
+def summarize(history: dict[str, list[float]], epoch_seconds: list[float]) -> dict[str, Any]:
+    """The best validation accuracy and its epoch (1-based), the final one, and the time per epoch."""
+    val_acc = history["val_acc"]
+    best = int(np.argmax(val_acc))
+    return {"best_val_accuracy": float(val_acc[best]), "best_epoch": best + 1, "final_val_accuracy": float(val_acc[-1]),
+            "epoch_seconds": [round(float(s), 3) for s in epoch_seconds],
+            "seconds_per_epoch": round(float(np.mean(epoch_seconds)), 3) if epoch_seconds else None}
+
+
+def run(config: Config) -> dict:
+    set_seed(config.seed)
+    resolve_device(config.device)  # fails early and clearly when cuda is asked for and absent
+    out = start_run(config)
+    (x_train, y_train), (x_val, y_val), (x_test, y_test), encoding = load(config)
+    set_seed(config.seed)  # the same weights and batch order whatever the loading drew
+    model = build(config)
+    history = model.fit(x_train, y_train, epochs=config.epochs, batch_size=config.batch_size,
+                        validation_data=(x_val, y_val), verbose=1)
+    test_loss, test_acc = model.evaluate(x_test, y_test, batch_size=512, verbose=0)
+    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    metrics = {
+        "model": config.model, "source": config.source, **summarize(hist, history.epoch_times),
+        "test_loss": float(test_loss), "test_accuracy": float(test_acc), "epochs": config.epochs,
+        "train_examples": len(x_train), "val_examples": len(x_val), "test_examples": len(x_test),
+        "params": int(sum(p.numel() for p in model.parameters())),
+    }
+    write_json(out / "history.json", hist)
+    write_json(out / "encoding.json", encoding)
+    save_curves(hist, out / "curves.png", title=f"IMDB {config.model} ({config.source})")
+    model.save(str(out / "model.keras"))
+    write_json(out / "metrics.json", metrics)  # last: a run with metrics.json has all its files
+    print_results(f"imdb {config.model} ({config.source})", {
+        "best validation accuracy": metrics["best_val_accuracy"], "best epoch": metrics["best_epoch"],
+        "final validation accuracy": metrics["final_val_accuracy"], "test accuracy": metrics["test_accuracy"],
+        "seconds per epoch": metrics["seconds_per_epoch"]})
+    return {**metrics, "config": asdict(config)}
