@@ -47,3 +47,12 @@ def test_plot_history_rejects_empty_and_wrong_input(tmp_path):
     with pytest.raises(ValueError, match="expected a history dict"):
         plot_history([1, 2], tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_atomic_write_gives_the_permissions_of_a_normal_file(tmp_path):
+    old = os.umask(0o027)
+    try:
+        path = atomic_write_text(tmp_path / "a.json", "{}")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o640
