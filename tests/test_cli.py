@@ -26,3 +26,27 @@ def test_unknown_experiment_is_a_clear_error(capsys):
     assert main(["run", "nonesuch"]) == 2
     err = capsys.readouterr().err
     assert "unknown experiment 'nonesuch'" in err and "imdb" in err and "Traceback" not in err
+
+
+def test_bench_prints_the_side_by_side_table_and_writes_json(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--kinds", "lstm,simple_rnn", "--shapes", "3,4,2,5;2,3,3,4", "--repeats", "2",
+                 "--device", "cpu", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| lstm | 3, 4, 2, 5 | float32 | cpu |" in printed and "torch.nn train ms" in printed
+    results = json.loads(out.read_text())["results"]
+    assert [(r["kind"], tuple(r["shape"])) for r in results] == [
+        ("lstm", (3, 4, 2, 5)), ("simple_rnn", (3, 4, 2, 5)), ("lstm", (2, 3, 3, 4)), ("simple_rnn", (2, 3, 3, 4))]
+    for r in results:
+        assert len(r["all_ms"]["ours_train"]) == 2 and r["ms"]["torch_train"] > 0
+        assert r["ratio_train"] == round(r["ms"]["ours_train"] / r["ms"]["torch_train"], 3)
+        assert r["max_abs_diff"] < 1e-5  # same weights, same answer as torch.nn
+
+
+def test_bench_rejects_bad_shapes_and_kinds(capsys):
+    assert main(["bench", "--shapes", "1,2,3"]) == 2
+    assert "four positive integers B,T,I,H, got '1,2,3'" in capsys.readouterr().err
+    assert main(["bench", "--kinds", "lstm,tree", "--shapes", "2,2,2,2"]) == 2
+    assert "unknown kinds ['tree']" in capsys.readouterr().err

@@ -5,6 +5,7 @@
     lstmkit data list | fetch NAME | verify
     lstmkit inspect gates --run DIR --text "..." --out FILE.png
     lstmkit inspect gradients --out FILE.png
+    lstmkit bench [--kinds lstm,gru,simple_rnn] [--shapes B,T,I,H;...] [--dtype D] [--device D] [--backend B]
     lstmkit --version
 """
 
@@ -89,7 +90,27 @@ def _inspect(argv: Sequence[str]) -> int:
     return insight_cli.main(argv)
 
 
-COMMANDS = {"run": _run, "data": _data, "inspect": _inspect}
+def _bench(argv: Sequence[str]) -> int:
+    from lstmkit import bench
+
+    parser = argparse.ArgumentParser(prog="lstmkit bench", description=(bench.__doc__ or "").strip(),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kinds", default=",".join(bench.KINDS), help="comma-separated, from lstm,gru,simple_rnn")
+    parser.add_argument("--shapes", default=";".join(",".join(map(str, s)) for s in bench.DEFAULT_SHAPES),
+                        help="B,T,I,H;B,T,I,H;... (default: the classic IMDB shape at hidden 32, 128, 256)")
+    parser.add_argument("--dtype", default="float32", choices=sorted(bench.DTYPES))
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--backend", default="auto", help="the lstmkit backend (default: what auto picks)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed repeats; the median is reported")
+    parser.add_argument("--json", default=None, help="also write the results and the machine to this file")
+    args = parser.parse_args(argv)
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    bench.main(kinds, bench.parse_shapes(args.shapes), args.dtype, args.device, args.backend, args.repeats,
+               args.json)
+    return 0
+
+
+COMMANDS = {"run": _run, "data": _data, "inspect": _inspect, "bench": _bench}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,7 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lstmkit: error: {e}", file=sys.stderr)
         return 2
     except Exception as e:
-        if type(e).__name__ == "DataError":  # lstmkit.data's error: its message is the whole story
+        from lstmkit.data.errors import DataError
+
+        if isinstance(e, DataError):  # lstmkit.data's error: its message is the whole story
             print(f"lstmkit: {e}", file=sys.stderr)
             return 2
         raise

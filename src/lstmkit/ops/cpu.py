@@ -76,6 +76,19 @@ def _loops():  # type: ignore[no-untyped-def]
     return kernel
 
 
+# Multiply-adds per call below which the loops run on one thread: starting a team costs tens of
+# microseconds on an idle machine and milliseconds on a loaded one (a tiny LSTM took 21 ms with two
+# threads instead of 0.08 ms with one, on 2 cores shared with other processes).
+_MIN_PARALLEL_WORK = 4_000_000
+
+
+def _threads(B: int, T: int, GH: int, K: int) -> int:
+    """How many threads split the batch: torch's setting, at most B, one for small work."""
+    if B * T * GH * K < _MIN_PARALLEL_WORK:
+        return 1
+    return max(1, min(torch.get_num_threads(), B))
+
+
 @dataclass(frozen=True)
 class _Config:
     kind: str
@@ -119,7 +132,7 @@ def _forward(cfg: _Config, x: torch.Tensor, W_ih: torch.Tensor, W_hh: torch.Tens
         W=torch.cat([W_ih, W_hh], dim=1),  # (GH, I + H)
         bias=bias, b_hn=b_hn, h0=h0.contiguous(), c0=None if c0 is None else c0.contiguous(),
         rec_mask=None if rec_mask is None else rec_mask.contiguous(),
-        mask=None if mask is None else mask.contiguous(), nthreads=max(1, min(torch.get_num_threads(), B)),
+        mask=None if mask is None else mask.contiguous(), nthreads=_threads(B, T, GH, I + H),
         Y=new(B, T, H), hN=new(B, H), cN=new(B, H) if cfg.kind == "lstm" else None,
     )
     if training:
@@ -159,7 +172,8 @@ class _Recurrence(torch.autograd.Function):
         B, T, I = ctx.saved_tensors[0].shape
         run = Run(kind=cfg.kind, reverse=cfg.reverse, act=cfg.act, rec_act=cfg.rec_act, zero_output=cfg.zero_output,
                   reset_after=cfg.reset_after, training=True, bias=None,
-                  nthreads=max(1, min(torch.get_num_threads(), B)), **dict(zip(_SAVED, ctx.saved_tensors)))
+                  nthreads=_threads(B, T, ctx.saved_tensors[2].shape[0], ctx.saved_tensors[2].shape[1]),
+                  **dict(zip(_SAVED, ctx.saved_tensors)))
         H = run.h0.shape[1]
         GH = run.W.shape[0]
         take = WORKSPACE.take
