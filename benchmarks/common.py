@@ -33,3 +33,19 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
 
     old = path.read_text() if path.exists() else ""
     atomic_write_text(path, old + json.dumps(record, sort_keys=True) + "\n")
+
+
+def replace_section(path: Path, name: str, text: str) -> None:
+    """Put `text` between the markers of section `name` in the Markdown file `path` (appended at the
+    end the first time), leaving the rest of the file as it is; written atomically."""
+    from lstmkit.io import atomic_write_text
+
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    old = path.read_text() if path.exists() else ""
+    block = f"{start}\n{text.rstrip()}\n{end}"
+    if start in old and end in old:
+        head, rest = old.split(start, 1)
+        new = head + block + rest.split(end, 1)[1]
+    else:
+        new = (old.rstrip() + "\n\n" if old.strip() else "") + block + "\n"
+    atomic_write_text(path, new)

@@ -30,6 +30,9 @@ from typing import Any
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import replace_section
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "keras_imdb.jsonl"
 DOC = ROOT / "docs" / "results.md"
@@ -152,9 +155,9 @@ def report() -> None:
             if r["framework"] == "lstmkit.keras" and r["limit"] is None and r["epochs"] == 10]
     partial = [r for r in latest.values() if r["framework"] == "lstmkit.keras" and r not in full]
     peers = [r for r in latest.values() if r["framework"] != "lstmkit.keras"]
-    lines = ["# Results", "", "Every figure here comes from `benchmarks/keras_imdb.py`, recorded in",
-             "`benchmarks/results/keras_imdb.jsonl` with the machine, library versions and commit.", "",
-             "## IMDB, the classic Keras programs on lstmkit.keras", "",
+    lines = ["## IMDB, the classic Keras programs on lstmkit.keras", "",
+             "From `benchmarks/keras_imdb.py`, recorded in `benchmarks/results/keras_imdb.jsonl` with the machine, "
+             "library versions and commit.", "",
              "Embedding(10000, 32) → body → Dense(1, sigmoid); rmsprop, binary cross-entropy, batch 128, maxlen 500,",
              "validation on the last 20% of the 25,000 training reviews, test on all 25,000 test reviews.", ""]
     order = {m: i for i, m in enumerate(MODELS)}
@@ -195,7 +198,10 @@ def report() -> None:
                          f"{r['seconds_per_epoch_with_validation']:.1f} | {r.get('lstmkit_seconds_per_epoch', '-')} |")
     lines += ["", "The loop overhead is the share of each training batch's wall time spent outside forward, backward "
               "and the optimizer step (`lstmkit.train.LoopStats`).", ""]
-    atomic_write_text(DOC, "\n".join(lines))
+    if not DOC.exists() or not DOC.read_text().startswith("# Results"):
+        atomic_write_text(DOC, "# Results\n\nEvery figure here comes from a script under `benchmarks/`, with the "
+                          "machine and library versions recorded beside it.\n")
+    replace_section(DOC, "keras_imdb", "\n".join(lines))
 
 
 def main(argv: list[str]) -> int:
