@@ -37,6 +37,20 @@ def test_adding_run_reports_mse_and_the_chance_baseline(tmp_path):
     assert 0.0 <= row["chance_accuracy"] <= 1.0
 
 
+def test_several_seeds_are_listed_and_summarised(tmp_path):
+    out = tmp_path / "seeds"
+    assert main(["run", "memory", "--model", "gru", "--lengths", "4", *TINY, "--seeds", "3", "--seed", "7",
+                 "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    rows = metrics["results"]
+    assert [(r["model"], r["length"], r["seed"]) for r in rows] == [("gru", 4, 7), ("gru", 4, 8), ("gru", 4, 9)]
+    (summary,) = metrics["summary"]
+    scores = [r["accuracy"] for r in rows]
+    assert summary["seeds"] == 3 and summary["min"] == min(scores) and summary["max"] == max(scores)
+    assert abs(summary["accuracy"] - sum(scores) / 3) < 1e-12
+    assert (out / "memory.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_quick_config_runs_the_reduced_lengths():
     c = memory.Config(quick=True)
     assert c.lengths == [10, 60] and c.steps <= 200 and c.models == ["simple_rnn", "lstm", "gru"]
@@ -47,6 +61,7 @@ def test_quick_config_runs_the_reduced_lengths():
     (["--lengths", "0"], "--lengths must be >= 1"),
     (["--task", "adding", "--lengths", "4"], "--lengths must be >= 6 for the adding task"),
     (["--hidden", "0"], "--hidden must be positive"),
+    (["--seeds", "0"], "--seeds must be positive"),
 ])
 def test_bad_settings_are_clear_errors(tmp_path, capsys, args, message):
     assert main(["run", "memory", *args, "--out", str(tmp_path / "x")]) == 2

@@ -39,6 +39,8 @@ class Config(RunConfig):
     eval_every: int = 25
     target: float | None = field(default=None, metadata={"help": "stop training once the held-out score reaches "
                                                          "this (default 0.99 recall, 0.95 adding)"})
+    seeds: int = field(default=1, metadata={"help": "train each (model, length) from this many seeds (seed, "
+                                            "seed+1, ...); metrics.json lists every run and a summary per pair"})
     quick: bool = field(default=False, metadata={"help": "lengths 10 and 60, at most 200 steps: under a minute"})
     out: str = "runs/memory"
 
@@ -51,7 +53,7 @@ class Config(RunConfig):
         bad = [n for n in self.lengths if n < minimum]
         if bad:
             raise ValueError(f"--lengths must be >= {minimum} for the {self.task} task, got {bad}")
-        for name in ("hidden", "steps", "batch_size", "eval_size", "eval_every"):
+        for name in ("hidden", "steps", "batch_size", "eval_size", "eval_every", "seeds"):
             if getattr(self, name) < (0 if name == "steps" else 1):
                 raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
 
@@ -79,6 +81,15 @@ def chance(config: Config, val: tasks.Batch) -> dict[str, float]:
             "chance_mse": float((err**2).mean())}
 
 
+def summarize(results: list[dict]) -> list[dict]:
+    """Per (model, length): the mean score over the seeds, its min and max, and the number of seeds."""
+    groups: dict[tuple[str, int], list[float]] = {}
+    for r in results:
+        groups.setdefault((r["model"], r["length"]), []).append(r["accuracy"])
+    return [{"model": m, "length": n, "accuracy": sum(v) / len(v), "min": min(v), "max": max(v), "seeds": len(v)}
+            for (m, n), v in groups.items()]
+
+
 def memory_figure(results: list[dict], config: Config):
     import matplotlib
 
@@ -88,19 +99,24 @@ def memory_figure(results: list[dict], config: Config):
     colors = {"simple_rnn": "tab:red", "lstm": "tab:blue", "gru": "tab:green"}
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for kind in config.models:
-        rows = sorted((r for r in results if r["model"] == kind), key=lambda r: r["length"])
-        ax.plot([r["length"] for r in rows], [r["accuracy"] for r in rows], "o-", color=colors[kind], label=kind)
+        rows = sorted((r for r in summarize(results) if r["model"] == kind), key=lambda r: r["length"])
+        xs = [r["length"] for r in rows]
+        label = kind if config.seeds == 1 else f"{kind} (mean of {config.seeds} seeds, band: min to max)"
+        ax.plot(xs, [r["accuracy"] for r in rows], "o-", color=colors[kind], label=label)
+        if config.seeds > 1:
+            ax.fill_between(xs, [r["min"] for r in rows], [r["max"] for r in rows], color=colors[kind], alpha=0.15)
     lengths = sorted({r["length"] for r in results})
     ax.plot(lengths, [results[0]["chance_accuracy"]] * len(lengths) if config.task == "recall"
             else [next(r for r in results if r["length"] == n)["chance_accuracy"] for n in lengths],
             "k:", label="chance")
     ax.set_xscale("log")
+    ax.minorticks_off()
     ax.set_xticks(lengths, [str(n) for n in lengths])
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("distractor steps L")
     ax.set_ylabel("held-out accuracy" if config.task == "recall" else "fraction with |error| < 0.04")
     ax.set_title(f"{config.task}: hidden {config.hidden}, init {config.init}, <= {config.steps} steps "
-                 f"of batch {config.batch_size}", fontsize=9)
+                 f"of batch {config.batch_size}" + (f", {config.seeds} seeds" if config.seeds > 1 else ""), fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -118,17 +134,17 @@ def run(config: Config) -> dict:
         val = tasks.make_batch(config.task, config.eval_size, length, config.symbols, config.distractors, gen_val)
         base = chance(config, val)
         val = tasks.Batch(val.x.to(device), val.y.to(device))
-        for kind in config.models:
-            torch.manual_seed(config.seed)
+        for kind, seed in [(k, config.seed + s) for k in config.models for s in range(config.seeds)]:
+            torch.manual_seed(seed)
             model = build(config, kind, length).to(device)
             t0 = time.perf_counter()
             history = tasks.train(
                 model, config.task, length, config.steps, batch_size=config.batch_size, lr=config.lr,
                 symbols=config.symbols, distractors=config.distractors, val=val, eval_every=config.eval_every,
-                target=config.goal, generator=torch.Generator().manual_seed(config.seed + length), device=device,
+                target=config.goal, generator=torch.Generator().manual_seed(seed + length), device=device,
             )
             loss, score = tasks.evaluate(model, config.task, val)
-            row = {"model": kind, "length": length, "accuracy": score, "loss": loss,
+            row = {"model": kind, "length": length, "seed": seed, "accuracy": score, "loss": loss,
                    "steps": history["step"][-1] if history["step"] else 0,
                    "seconds": round(time.perf_counter() - t0, 2), **base}
             if config.task == "adding":
@@ -136,8 +152,8 @@ def run(config: Config) -> dict:
             results.append(row)
             console.print(f"{config.task} L={length:<4} {kind:<10} score {score:.3f} (chance "
                           f"{base['chance_accuracy']:.3f}) after {row['steps']} steps, {row['seconds']:.1f} s")
-    metrics = {"task": config.task, "results": results, "seconds": round(time.perf_counter() - started, 1),
-               "config": asdict(config)}
+    metrics = {"task": config.task, "results": results, "summary": summarize(results),
+               "seconds": round(time.perf_counter() - started, 1), "config": asdict(config)}
     write_json(out / "metrics.json", metrics)
     import matplotlib.pyplot as plt
 
