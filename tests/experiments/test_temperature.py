@@ -114,8 +114,9 @@ def test_saved_model_predicts_the_reported_test_mae(cached, tmp_path):
     from lstmkit.keras.models import load_model
 
     metrics, out = _run(tmp_path, model="gru", **TINY)
-    assert metrics["params"] == 3 * (32 * (11 + 32) + 2 * 32) + 33  # Keras' count: GRU(32) on 11 columns + Dense(1)
-    data = _windows(cached, 24, 24)
+    # Keras' count: GRU(32) on 11 measured columns + 4 time features, then Dense(1)
+    assert metrics["params"] == 3 * (32 * (15 + 32) + 2 * 32) + 33
+    data = _windows(T.with_time_features(cached), 24, 24)
     model = load_model(str(out / "model.keras"))
     pred = data.to_units(model.predict(data.test, verbose=0).reshape(-1))
     actual = cached.column("TEMP")[data.test.target_rows()]
@@ -172,7 +173,7 @@ def test_cli_runs_the_experiment(data_dir, tmp_path, monkeypatch):
     assert config["early_stopping"] is False and config["batch_size"] == 256
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["horizon"] == 1 and metrics["baseline_lag"] == 1 and np.isfinite(metrics["test_mae"])
-    assert metrics["params"] == 3 * (8 * (11 + 8) + 2 * 8) + 9
+    assert metrics["params"] == 3 * (8 * (15 + 8) + 2 * 8) + 9
 
 
 @pytest.mark.parametrize("options, message", [
@@ -201,3 +202,17 @@ def test_bad_options_on_the_command_line(tmp_path, capsys):
 def test_the_baseline_is_not_built_as_a_network():
     with pytest.raises(ValueError, match="the baseline is not a network"):
         T.build(T.Config(model="baseline"), features=11)
+
+
+def test_time_features_are_circles_of_the_hour_and_the_year():
+    times = np.array(["2013-01-01T00", "2013-01-01T06", "2013-01-01T23", "2013-07-02T12"], dtype="datetime64[h]")
+    table = T.Table(times, np.zeros((4, 2)), ("a", "TEMP"))
+    out = T.with_time_features(table)
+    assert out.columns == ("a", "TEMP", *T.TIME_COLUMNS)
+    hs, hc, ys, yc = (out.values[:, out.index(c)] for c in T.TIME_COLUMNS)
+    np.testing.assert_allclose(hs[:2], [0.0, 1.0], atol=1e-12)  # midnight, 06:00
+    np.testing.assert_allclose(hc[:2], [1.0, 0.0], atol=1e-12)
+    assert abs(hs[2] - np.sin(2 * np.pi * 23 / 24)) < 1e-12 and hc[2] > 0.96  # 23:00 sits next to midnight
+    np.testing.assert_allclose(hs**2 + hc**2, 1.0)
+    np.testing.assert_allclose(ys**2 + yc**2, 1.0)
+    assert yc[0] > 0.99 and yc[3] < -0.99  # 1 January and about half a year later, opposite on the circle

@@ -53,6 +53,9 @@ class Config(RunConfig):
     learning_rate: float = 1e-3
     loss: str = field(default="mae", metadata={"choices": ["mae", "mse"], "help": "training loss on the "
                                                "standardised temperature"})
+    time_features: bool = field(default=True, metadata={
+        "help": "add the hour of the day and the day of the year as sine/cosine inputs (--no-time-features: "
+                "the 11 measured columns only, as the book's Jena model)"})
     early_stopping: bool = field(default=True, metadata={"help": "stop when the validation loss has not improved "
                                                          "for --patience epochs and keep the best weights"})
     patience: int = field(default=5, metadata={"help": "epochs without a lower validation loss before stopping "
@@ -84,9 +87,24 @@ class Config(RunConfig):
 def load(config: Config) -> tuple[Table, ForecastData]:
     """Beijing's hourly table and its windows (standardised inputs and targets, train statistics only)."""
     table = load_beijing()
+    if config.time_features:
+        table = with_time_features(table)
     data = forecast_windows(table, target=TARGET, lookback=config.lookback, horizon=config.horizon, step=config.step,
                             batch_size=config.batch_size, seed=config.seed, normalize_targets=True)
     return table, data
+
+
+TIME_COLUMNS = ("hour_sin", "hour_cos", "year_sin", "year_cos")
+
+
+def with_time_features(table: Table) -> Table:
+    """`table` plus the hour of the day and the position in the year, each as a point on a circle (sine,
+    cosine), so that 23:00 sits next to 00:00 and 31 December next to 1 January."""
+    hours = table.times.astype("datetime64[h]").astype(np.int64)  # hours since 1970-01-01 00:00 (UTC)
+    day = 2 * np.pi * (hours % 24) / 24
+    year = 2 * np.pi * (hours / 24.0) / 365.2425
+    extra = np.stack([np.sin(day), np.cos(day), np.sin(year), np.cos(year)], axis=1)
+    return Table(table.times, np.concatenate([table.values, extra], axis=1), (*table.columns, *TIME_COLUMNS))
 
 
 def first_windows(windows: Windows, n: int, seed: int) -> TimeseriesDataset:
