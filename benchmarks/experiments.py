@@ -48,7 +48,9 @@ def _guess(config: dict[str, Any], metrics: dict[str, Any]) -> str:
 
 
 def _fmt(v: Any, spec: str = ".4f") -> str:
-    return "-" if v is None else (format(v, spec) if isinstance(v, float) else str(v))
+    if isinstance(v, list):  # per-epoch values: their median
+        v = sorted(v)[len(v) // 2] if v else None
+    return "-" if v is None else (format(v, spec) if isinstance(v, (float, int)) else str(v))
 
 
 def report() -> None:
