@@ -196,6 +196,24 @@ def report() -> None:
         for r in sorted(peers, key=lambda r: order[r["model"]]):
             lines.append(f"| {r['model']} | {r['framework']} | {r['limit'] or 25000} | "
                          f"{r['seconds_per_epoch_with_validation']:.1f} | {r.get('lstmkit_seconds_per_epoch', '-')} |")
+    peer_file = RESULTS.with_name("keras_imdb_peer.jsonl")
+    tf_rows = [json.loads(x) for x in peer_file.read_text().splitlines() if x.strip()] if peer_file.exists() else []
+    if tf_rows:
+        newest = {r["model"]: r for r in tf_rows}
+        ours = {r["model"]: r for r in full}
+        lines += ["", "### Keras 3 itself, the same programs on the same reviews (full runs, "
+                  "`benchmarks/keras_imdb_peer.py`)", "",
+                  "| model | framework | best val acc (epoch) | test acc | s/epoch | "
+                  "lstmkit.keras best val acc / test acc |",
+                  "|---|---|---|---|---|---|"]
+        for name in sorted(newest, key=lambda m: order[m]):
+            r = newest[name]
+            mine = ours.get(name)
+            lines.append(f"| {name} | {r['framework']} | {r['best_val_acc']:.4f} ({r['best_epoch']}) | "
+                         f"{r['test_acc']:.4f} | {sorted(r['epoch_seconds'])[len(r['epoch_seconds']) // 2]:.1f} | "
+                         + (f"{mine['best_val_acc']:.4f} / {mine['test_acc']:.4f}" if mine else "-") + " |")
+        lines += ["", "Keras ran in its own process beside the other jobs of the machine, so its seconds per epoch "
+                  "here are not a speed comparison (that one is in docs/benchmarks.md, with the machine quiet)."]
     lines += ["", "The loop overhead is the share of each training batch's wall time spent outside forward, backward "
               "and the optimizer step (`lstmkit.train.LoopStats`).", ""]
     if not DOC.exists() or not DOC.read_text().startswith("# Results"):
