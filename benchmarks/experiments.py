@@ -85,12 +85,13 @@ def report() -> None:
                              f"({m.get('best_epoch', '-')}) | {_fmt(m.get('test_accuracy'))} | "
                              f"{_fmt(m.get('seconds_per_epoch'), '.1f')} | {machine(r)} |")
         elif exp == "temperature":
-            lines += ["| model | horizon (h) | epochs | val MAE °C | test MAE °C | baseline test MAE °C | "
+            lines += ["| model | horizon (h) | epochs run (best) | val MAE °C | test MAE °C | baseline test MAE °C | "
                       "vs baseline | s/epoch | machine |", "|---|---|---|---|---|---|---|---|---|"]
             for r in sorted(mine, key=lambda r: (r["config"].get("horizon", 24), r["config"]["model"])):
                 m, c = r["metrics"], r["config"]
                 gain = m.get("improvement_vs_baseline")
-                lines.append(f"| {c['model']} | {c.get('horizon')} | {c['epochs']} | {_fmt(m.get('val_mae'), '.3f')} | "
+                run = "-" if not m.get("epochs_run") else f"{m['epochs_run']} ({m.get('best_epoch')})"
+                lines.append(f"| {c['model']} | {c.get('horizon')} | {run} | {_fmt(m.get('val_mae'), '.3f')} | "
                              f"{_fmt(m.get('test_mae'), '.3f')} | {_fmt(m.get('baseline_test_mae'), '.3f')} | "
                              f"{'-' if gain is None else f'{100 * gain:+.1f}%'} | "
                              f"{_fmt(m.get('seconds_per_epoch'), '.1f')} | {machine(r)} |")
