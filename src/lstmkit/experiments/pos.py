@@ -43,7 +43,7 @@ TAG_SETS = ["upos", "xpos"]
 @dataclass
 class Config(RunConfig):
     model: str = field(default="bilstm", metadata={"choices": ["bilstm"], "help": "the tagger"})
-    epochs: int = 10
+    epochs: int = 20
     batch_size: int = 32
     limit: int | None = field(default=None, metadata={"help": "train on only the first N training sentences"})
     tags: str = field(default="upos", metadata={"choices": TAG_SETS, "help": "which tag set"})
