@@ -24,6 +24,10 @@ from common import ROOT, append_jsonl, environment, replace_section
 
 RESULTS = ROOT / "benchmarks" / "results" / "experiments.jsonl"
 DOC = ROOT / "docs" / "results.md"
+# copied from a run folder by hand (cp runs/.../forecast.png docs/img/...), shown under each table
+PICTURES = {"temperature": ("img/temperature_forecast_gru.png", "GRU forecast of a test fortnight, 24 h ahead"),
+            "pos": ("img/pos_confusion.png", "UPOS confusion matrix of the tagger on the test set"),
+            "imdb": ("img/imdb_lstm_curves.png", "IMDB LSTM: loss and accuracy per epoch")}
 GOALS = {"imdb": "best val acc: SimpleRNN >= 0.85, LSTM >= 0.89, BiLSTM >= 0.88 (the book)",
          "temperature": "best recurrent model >= 10% lower test MAE than the baseline",
          "pos": ">= 0.95 UPOS test accuracy"}
@@ -104,6 +108,9 @@ def report() -> None:
                              f"{_fmt(m.get('dev_accuracy'))} ({m.get('best_epoch')}) | "
                              f"{_fmt(m.get('test_accuracy'))} | {_fmt(m.get('seconds_per_epoch'), '.1f')} | "
                              f"{machine(r)} |")
+        picture = PICTURES.get(exp)
+        if picture and (DOC.parent / picture[0]).exists():
+            lines += ["", f"![{picture[1]}]({picture[0]})"]
         lines.append("")
     replace_section(DOC, "experiments", "\n".join(lines))
 
