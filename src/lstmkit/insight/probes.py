@@ -134,7 +134,7 @@ def probe(model: Any, *args: Any, grad: bool = False, **kwargs: Any) -> Probe:
         try:
             for path, m in modules:
                 if _is_keras_layer(m):  # models run their layers through `_call_internal`, not `__call__`
-                    handles.append(_wrap_call(m, enter(records), leave(records, path)))
+                    handles.append(_CallWrap(m, enter(records), leave(records, path)))
                 else:
                     handles.append(m.register_forward_pre_hook(enter(records)))
                     handles.append(m.register_forward_hook(leave(records, path)))
@@ -168,10 +168,6 @@ class _CallWrap:
 
     def remove(self) -> None:
         del self.module.call
-
-
-def _wrap_call(module: nn.Module, pre: Any, post: Any) -> _CallWrap:
-    return _CallWrap(module, pre, post)
 
 
 def _attribute(records: list[dict], spans: list[tuple[str, nn.Module, int, int]]) -> list[LayerTrace]:
