@@ -81,6 +81,25 @@ def measure(kind: str, B: int, T: int, I: int, H: int, repeats: int, backend: st
     }
 
 
+def gemm_peak(n: int = 2048, repeats: int = 7) -> float:
+    """GFLOP/s of one large float32 n^3 product on torch's BLAS and threads: the yardstick for how close
+    to the machine's limit the recurrences' products run."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def train_gflop(kind: str, B: int, T: int, I: int, H: int) -> float:
+    """Multiply-adds x 2 of one training step's products: forward, backward recurrence, weight gradients."""
+    G = {"lstm": 4, "gru": 3, "simple_rnn": 1}[kind]
+    return 3 * 2 * B * T * G * H * (I + H) / 1e9
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--kinds", default="lstm,gru,simple_rnn")
@@ -99,17 +118,24 @@ def main(argv: list[str]) -> int:
     from lstmkit.ops import cpu_kernel_info
 
     env["cpu_kernel"] = {k: v for k, v in vars(cpu_kernel_info()).items() if k != "path"}
+    env["gemm_peak_gflops"] = round(gemm_peak(), 1)
+    print(f"large float32 product (2048^3): {env['gemm_peak_gflops']} GFLOP/s", flush=True)
     rows = []
     for H in [int(h) for h in args.hidden.split(",")]:
         for kind in args.kinds.split(","):
             r = measure(kind, args.batch, args.steps, args.input, H, args.repeats, args.backend)
+            flop = train_gflop(kind, args.batch, args.steps, args.input, H)
+            r["train_gflop"] = round(flop, 2)
+            r["ours_train_gflops"] = round(flop / (r["ms"]["ours_train"] / 1e3), 1)
+            r["torch_train_gflops"] = round(flop / (r["ms"]["torch_train"] / 1e3), 1)
             r["command"] = " ".join(["benchmarks/cpu_recurrence.py", *argv])
             r["environment"] = env
             rows.append(r)
             ms = r["ms"]
             print(f"{kind:10s} H={H:4d}  fwd ours {ms['ours_fwd']:8.1f} torch {ms['torch_fwd']:8.1f} "
                   f"(x{r['ratio_fwd']:.2f})  train ours {ms['ours_train']:8.1f} torch {ms['torch_train']:8.1f} "
-                  f"(x{r['ratio_train']:.2f})  |diff| {r['max_abs_diff_vs_torch']:.1e}", flush=True)
+                  f"(x{r['ratio_train']:.2f})  {r['ours_train_gflops']:.0f} vs {r['torch_train_gflops']:.0f} GFLOP/s  "
+                  f"|diff| {r['max_abs_diff_vs_torch']:.1e}", flush=True)
             if not args.no_record:
                 append_jsonl(RESULTS, r)
     return 0
