@@ -28,57 +28,18 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from common import append_jsonl, environment  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "cpu_recurrence.jsonl"
-TORCH = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "simple_rnn": torch.nn.RNN}
-
-
-def timed(fn: Any) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return (time.perf_counter() - t0) * 1e3
 
 
 def measure(kind: str, B: int, T: int, I: int, H: int, repeats: int, backend: str) -> dict[str, Any]:
-    import lstmkit.nn
+    """One record: lstmkit.bench.measure (the code behind `lstmkit bench`) in this file's record layout."""
+    from lstmkit.bench import measure as bench_measure
 
-    ours_cls = {"lstm": lstmkit.nn.LSTM, "gru": lstmkit.nn.GRU, "simple_rnn": lstmkit.nn.RNN}[kind]
-    torch.manual_seed(0)
-    theirs = TORCH[kind](I, H, batch_first=True)
-    ours = ours_cls(I, H, batch_first=True, backend=backend)
-    ours.load_state_dict(theirs.state_dict())
-    x = torch.randn(B, T, I, requires_grad=True)
-
-    def fwd(m: torch.nn.Module) -> Any:
-        def run() -> None:
-            with torch.no_grad():
-                m(x)
-        return run
-
-    def train(m: torch.nn.Module) -> Any:
-        def run() -> None:
-            m.zero_grad(set_to_none=True)
-            x.grad = None
-            m(x)[0].sum().backward()
-        return run
-
-    with torch.no_grad():
-        diff = (ours(x)[0] - theirs(x)[0]).abs().max().item()
-    times: dict[str, list[float]] = {k: [] for k in ("ours_fwd", "torch_fwd", "ours_train", "torch_train")}
-    for fn in (fwd(ours), fwd(theirs), train(ours), train(theirs)):  # warm-up (the kernel builds here)
-        fn()
-    for _ in range(repeats):
-        times["ours_fwd"].append(timed(fwd(ours)))
-        times["torch_fwd"].append(timed(fwd(theirs)))
-        times["ours_train"].append(timed(train(ours)))
-        times["torch_train"].append(timed(train(theirs)))
-    med = {k: statistics.median(v) for k, v in times.items()}
-    return {
-        "kind": kind, "B": B, "T": T, "I": I, "H": H, "backend": backend, "repeats": repeats,
-        "ms": {k: round(v, 2) for k, v in med.items()},
-        "all_ms": {k: [round(t, 2) for t in v] for k, v in times.items()},
-        "ratio_fwd": round(med["ours_fwd"] / med["torch_fwd"], 3),
-        "ratio_train": round(med["ours_train"] / med["torch_train"], 3),
-        "max_abs_diff_vs_torch": diff,
-    }
+    r = bench_measure(kind, (B, T, I, H), backend=backend, repeats=repeats)
+    return {"kind": kind, "B": B, "T": T, "I": I, "H": H, "backend": r.backend, "repeats": repeats,
+            "ms": {k: round(v, 2) for k, v in r.ms.items()},
+            "all_ms": {k: [round(t, 2) for t in v] for k, v in r.all_ms.items()},
+            "ratio_fwd": round(r.ratio_fwd, 3), "ratio_train": round(r.ratio_train, 3),
+            "first_call_ms": r.first_call_ms, "max_abs_diff_vs_torch": r.max_abs_diff}
 
 
 def gemm_peak(n: int = 2048, repeats: int = 7) -> float:

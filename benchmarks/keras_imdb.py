@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import replace_section
+from common import append_jsonl, environment, replace_section
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "keras_imdb.jsonl"
@@ -70,23 +69,8 @@ def load(maxlen: int, limit: int | None, test_limit: int | None) -> tuple:
                                                                            np.asarray(y_test))
 
 
-def environment() -> dict[str, Any]:
-    import lstmkit
-    from lstmkit import ops
-    from lstmkit.experiments.base import machine_info
-
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT,
-                            check=False).stdout.strip()
-    return {**machine_info(), "lstmkit": lstmkit.__version__, "numpy": np.__version__, "commit": commit,
-            "torch_threads": torch.get_num_threads(), "backends": ops.backends(),
-            "auto_backend": ops.select_backend("auto", torch.zeros(1, 1, 1)).name}
-
-
 def append(record: dict[str, Any]) -> None:
-    from lstmkit.io import atomic_write_text
-
-    old = RESULTS.read_text() if RESULTS.exists() else ""
-    atomic_write_text(RESULTS, old + json.dumps(record, sort_keys=True) + "\n")
+    append_jsonl(RESULTS, record)
 
 
 def run_lstmkit(name: str, data: tuple, args: argparse.Namespace) -> dict[str, Any]:
