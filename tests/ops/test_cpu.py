@@ -199,22 +199,27 @@ def test_compiled_and_python_loops_agree():
         assert_close(a, b)
 
 
-def test_auto_picks_cpu_and_falls_back_for_what_it_lacks():
+def test_auto_picks_cpu_and_the_reference_for_what_cpu_refuses():
     x = torch.randn(2, 3, 4)
     assert ops.select_backend("auto", x).name == "cpu"
     assert ops.select_backend("auto", x.half()).name == "reference"  # float16 on CPU: only the reference
-    with pytest.raises(ValueError, match="backend 'cpu' cannot run on this input"):
+    with pytest.raises(ValueError, match="backend 'cpu' cannot run this lstm call: it runs float32 and float64 only"):
         ops.select_backend("cpu", x.half())
-    # an LSTM projection and a callable activation run on the reference, with the same results
+    # an LSTM projection and a callable activation: refused by name, run on the reference by "auto"
     x64, w, h0, c0 = make("lstm", 2, 4, 3, 5)
     w_hr = torch.randn(2, 5, dtype=F64)
     args = (x64, w["weight_ih"], w["weight_hh"][:, :2], w["bias_ih"], w["bias_hh"])
-    got = ops.lstm(*args, weight_hr=w_hr, h0=h0[:, :2], c0=c0, backend="cpu")
+    with pytest.raises(ValueError, match="backend 'cpu' cannot run this lstm call: the LSTM projection"):
+        ops.lstm(*args, weight_hr=w_hr, h0=h0[:, :2], c0=c0, backend="cpu")
+    got = ops.lstm(*args, weight_hr=w_hr, h0=h0[:, :2], c0=c0, backend="auto")
     ref = ops.lstm(*args, weight_hr=w_hr, h0=h0[:, :2], c0=c0, backend="reference")
     for a, b in zip(got, ref):
         assert torch.equal(a, b)
     softsign = torch.nn.functional.softsign
-    got = call("simple_rnn", "cpu", x64, w_small := make("simple_rnn", 2, 4, 3, 5)[1], h0, None, activation=softsign)
+    w_small = make("simple_rnn", 2, 4, 3, 5)[1]
+    with pytest.raises(ValueError, match="backend 'cpu' cannot run this simple_rnn call: activation softsign"):
+        call("simple_rnn", "cpu", x64, w_small, h0, None, activation=softsign)
+    got = call("simple_rnn", "auto", x64, w_small, h0, None, activation=softsign)
     ref = call("simple_rnn", "reference", x64, w_small, h0, None, activation=softsign)
     assert torch.equal(got[0], ref[0])
 

@@ -209,7 +209,7 @@ def test_autocast_runs_in_the_autocast_dtype(interp):
     assert_close(hn, ref_hn)
 
 
-def test_callable_activation_and_projection_fall_back_to_the_reference(interp):
+def test_callable_activation_and_projection_are_refused_by_name_and_run_on_the_reference_by_auto(interp):
     tensors, _, _ = make_case("lstm", 3, 3, 4, 5)
     pos = [tensors[k].float() for k in ("x", "weight_ih", "weight_hh", "bias_ih", "bias_hh")]
     h0, c0 = tensors["h0"].float(), tensors["c0"].float()
@@ -217,26 +217,31 @@ def test_callable_activation_and_projection_fall_back_to_the_reference(interp):
     def softsign(v):
         return v / (1 + v.abs())
 
-    got = ops.lstm(*pos, h0=h0, c0=c0, activation=softsign, backend="triton")
+    with pytest.raises(ValueError, match="backend 'triton' cannot run this lstm call: activation softsign is a callable"):
+        ops.lstm(*pos, h0=h0, c0=c0, activation=softsign, backend="triton")
+    got = ops.lstm(*pos, h0=h0, c0=c0, activation=softsign, backend="auto")
     want = ops.lstm(*pos, h0=h0, c0=c0, activation=softsign, backend="reference")
     for g, w in zip(got, want):
         assert torch.equal(g, w)
     w_hr = torch.randn(3, 5)
     pos[2] = torch.randn(20, 3)
-    got = ops.lstm(*pos, weight_hr=w_hr, h0=torch.randn(3, 3), c0=c0, backend="triton")
-    assert got[0].shape == (3, 3, 3)
+    with pytest.raises(ValueError, match=r"backend 'triton' cannot run this lstm call: the LSTM projection"):
+        ops.lstm(*pos, weight_hr=w_hr, h0=torch.randn(3, 3), c0=c0, backend="triton")
 
 
 def test_interpreter_selectable_by_name_but_never_by_auto(monkeypatch):
     x = torch.randn(2, 3, 4)
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
     assert ops.select_backend("auto", x).name == "cpu"  # never "triton" on a CPU tensor
-    with pytest.raises(ValueError, match="backend 'triton' cannot run on this input"):
-        ops.select_backend("triton", x)
+    if triton_backend._loaded_interpreted is None:
+        with pytest.raises(ValueError, match="backend 'triton' cannot run this lstm call: on the CPU it runs only under"):
+            ops.select_backend("triton", x)
     if triton_backend._loaded_interpreted is not False and not torch.cuda.is_available():
         monkeypatch.setenv("TRITON_INTERPRET", "1")
         assert ops.select_backend("triton", x).name == "triton"
-    assert not triton_backend.available(x.double())
+        assert ops.select_backend("auto", x).name == "cpu"  # the interpreter is never chosen by "auto"
+    with pytest.raises(ValueError, match=r"it runs float32, bfloat16 and float16 only, and the input is torch\.float64"):
+        ops.select_backend("triton", x.double())
 
 
 def test_kernels_compile_for_hopper():

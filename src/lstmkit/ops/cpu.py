@@ -1,44 +1,47 @@
-"""The fast CPU backend: LSTM, GRU and SimpleRNN with their own backward pass.
+"""The fast CPU backend "cpu": LSTM, GRU and SimpleRNN with their own backward pass, as torch ops.
 
-Same arguments, returns and semantics as `lstmkit.ops.reference` (the equations are in its
-docstrings). Dimensions: B batch, T time, I input, H hidden, G gates (LSTM 4, GRU 3, SimpleRNN 1).
+Same semantics as `lstmkit.ops.reference` (the equations are in its docstrings). Dimensions:
+B batch, T time, I input, H hidden, G gates (LSTM 4, GRU 3, SimpleRNN 1), K = I + H.
 
-Forward:
-    G = (x ⊙ input_dropout_mask) W_ih^T + biases      all steps in one matmul       (T, B, G*H)
-    per step t: G_t += h_in W_hh^T; one fused pointwise pass gives the gates, c_t, h_t
-Backward (per step, in reverse): one fused pointwise pass gives dG_t, then dh_in = dG_t W_hh; after the loop
-    dW_ih = dG^T X,  dW_hh = dG^T H_in,  db = Σ dG,  dx = dG W_ih       single matmuls over all T*B rows
+Forward, per step t: G_t = [x_t ⊙ in_mask | h_in] [W_ih | W_hh]^T + b; one fused pointwise pass
+gives the gates, c_t, h_t. Backward, per step in reverse: one fused pointwise pass gives dG_t, then
+dh_in = dG_t W_hh; after the loop dW = dG^T [X | H_in], db = Σ dG, single matmuls over all T*B rows.
 
 The time loops run in a small C++ library compiled on first use (`_cpu/rnn_kernels.cpp`, built by
 `_cpu/build.py`): threads split the batch and each runs the whole loop on its rows, so there is no
 per-step Python or thread-synchronisation overhead. Without a compiler the same loops run in
 PyTorch (`_cpu/loops.py`). Buffers are time-major so that one step's rows are contiguous.
 
-Falls back to the reference for what the kernel does not implement: activations given as
-callables other than the named ones, the LSTM projection (`weight_hr`), dropout masks that require
-grad, dtypes other than float32/float64.
+Both passes are `torch.library` custom ops, `lstmkit::cpu_recurrence` and
+`lstmkit::cpu_recurrence_backward`, with fake (meta) implementations and the backward registered as
+the forward's autograd formula: `torch.compile(fullgraph=True)`, `torch.export` (with a dynamic
+sequence length) and `torch.jit.trace` see one op per call instead of an opaque Python function.
+The forward op returns, beside the outputs, the buffers the backward reads (empty when no gradient
+is needed); they come from a reusable pool (`_cpu/workspace.py`) and go back to it once autograd
+frees them.
+
+`supports` refuses, with its reason: tensors off the CPU, dtypes other than float32/float64, the LSTM
+projection (`weight_hr`), activations given as callables, dropout masks that require grad.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 import torch
-from torch.autograd.function import once_differentiable
 
-from lstmkit.ops import reference
 from lstmkit.ops._cpu import build, loops
 from lstmkit.ops._cpu.loops import ACT_CODES, Run
 from lstmkit.ops._cpu.workspace import WORKSPACE
-from lstmkit.ops.activations import Activation, activation_name
-from lstmkit.ops.dispatch import register_backend
+from lstmkit.ops.activations import activation_name
+from lstmkit.ops.call import Outputs, RecurrenceCall
 
 DTYPES = (torch.float32, torch.float64)
+_IMPLEMENTATIONS = ("auto", "compiled", "python")
 # "auto": the compiled kernel when it builds, else the PyTorch loops; "compiled"; "python".
 _DEFAULT_IMPLEMENTATION = os.environ.get("LSTMKIT_CPU_KERNEL", "auto")
 _IMPLEMENTATION: ContextVar[str] = ContextVar("lstmkit_cpu_impl", default=_DEFAULT_IMPLEMENTATION)
@@ -46,8 +49,10 @@ _IMPLEMENTATION: ContextVar[str] = ContextVar("lstmkit_cpu_impl", default=_DEFAU
 
 @contextlib.contextmanager
 def implementation(name: str) -> Iterator[None]:
-    """Within this context the CPU backend runs its loops as `name`: "auto", "compiled" or "python"."""
-    if name not in ("auto", "compiled", "python"):
+    """Within this context the CPU backend runs its loops as `name`: "auto", "compiled" or "python".
+
+    Eager mode only: code compiled by `torch.compile` runs `LSTMKIT_CPU_KERNEL`'s choice ("auto")."""
+    if name not in _IMPLEMENTATIONS:
         raise ValueError(f"implementation must be 'auto', 'compiled' or 'python', got {name!r}")
     token = _IMPLEMENTATION.set(name)
     try:
@@ -61,18 +66,17 @@ def kernel_info() -> build.BuildInfo:
     return build.info()
 
 
-def _loops():  # type: ignore[no-untyped-def]
-    """The object whose forward(run)/backward(run) run the time loop: the compiled kernel or loops."""
-    name = _IMPLEMENTATION.get()
-    if name not in ("auto", "compiled", "python"):
+def _loops(name: str) -> build.Kernel | loops.PythonLoops:
+    """The object whose forward(run)/backward(run)/gemm_tn run the time loop: the kernel or the loops."""
+    if name not in _IMPLEMENTATIONS:
         raise ValueError(f"LSTMKIT_CPU_KERNEL must be 'auto', 'compiled' or 'python', got {name!r}")
     if name == "python":
-        return loops
+        return loops.LOOPS
     kernel = build.load()
     if kernel is None:
         if name == "compiled":
             raise RuntimeError(f"the compiled CPU kernel is unavailable: {build.info().reason}")
-        return loops
+        return loops.LOOPS
     return kernel
 
 
@@ -98,6 +102,23 @@ class _Config:
     zero_output: bool
     reset_after: bool
 
+    def saved(self, has_rec_mask: bool) -> tuple[str, ...]:
+        """Which of the buffers the backward reads this configuration fills (the rest stay empty)."""
+        names = ["XH", "G"]
+        if self.kind == "lstm":
+            names += ["C", "TC"]
+        if self.kind == "gru":
+            names += ["HN"] + (["Hprev"] if has_rec_mask else [])
+        return tuple(names)
+
+
+# The buffers the backward reads, in the forward op's outputs after (Y, hN, cN).
+_SAVED = ("XH", "G", "C", "TC", "HN", "Hprev")
+
+
+def _saved_shape(name: str, T: int, B: int, K: int, GH: int, H: int) -> tuple[int, int, int]:
+    return {"XH": (T, B, K), "G": (T, B, GH)}.get(name, (T, B, H))
+
 
 def _fold_biases(cfg: _Config, G: int, H: int, b_ih: torch.Tensor | None, b_hh: torch.Tensor | None, like: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -115,218 +136,200 @@ def _fold_biases(cfg: _Config, G: int, H: int, b_ih: torch.Tensor | None, b_hh: 
     return bias, b_hn
 
 
-def _forward(cfg: _Config, x: torch.Tensor, W_ih: torch.Tensor, W_hh: torch.Tensor, b_ih: torch.Tensor | None,
-             b_hh: torch.Tensor | None, h0: torch.Tensor, c0: torch.Tensor | None, mask: torch.Tensor | None,
-             in_mask: torch.Tensor | None, rec_mask: torch.Tensor | None, impl, training: bool  # type: ignore[no-untyped-def]
-             ) -> Run:
-    """Run the time loop; with `training`, keep in the Run what the backward needs."""
+
+def _config(kind: str, reverse: bool, act: str, rec_act: str, zero_output: bool, reset_after: bool) -> _Config:
+    if kind not in ("lstm", "gru", "simple_rnn") or act not in ACT_CODES or rec_act not in ACT_CODES:
+        raise ValueError(f"lstmkit::cpu_recurrence: unknown kind {kind!r} or activations {act!r}, {rec_act!r}")
+    return _Config(kind, reverse, act, rec_act, zero_output, reset_after)
+
+
+def _absent(like: torch.Tensor) -> torch.Tensor:
+    """What an op returns in place of an output this call has none of (an op cannot return None)."""
+    return like.new_empty(0)
+
+
+@torch.library.custom_op("lstmkit::cpu_recurrence", mutates_args=(), device_types="cpu")
+def recurrence_op(
+    x: torch.Tensor, weight_ih: torch.Tensor, weight_hh: torch.Tensor, bias_ih: torch.Tensor | None,
+    bias_hh: torch.Tensor | None, h0: torch.Tensor, c0: torch.Tensor | None, mask: torch.Tensor | None,
+    in_mask: torch.Tensor | None, rec_mask: torch.Tensor | None, kind: str, reverse: bool, act: str, rec_act: str,
+    zero_output: bool, reset_after: bool, training: bool, impl: str,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
+           torch.Tensor, torch.Tensor]:
+    """The forward time loop. Returns (Y, hN, cN, XH, G, C, TC, HN, Hprev): the outputs, then with
+    `training` the buffers the backward reads; absent ones (cN but for the LSTM) are empty."""
+    cfg = _config(kind, reverse, act, rec_act, zero_output, reset_after)
     B, T, I = x.shape
     H = h0.shape[1]
-    GH = W_ih.shape[0]
-    bias, b_hn = _fold_biases(cfg, GH // H, H, b_ih, b_hh, x)
+    GH = weight_ih.shape[0]
+    bias, b_hn = _fold_biases(cfg, GH // H, H, bias_ih, bias_hh, x)
     new = x.new_empty
     run = Run(
-        kind=cfg.kind, reverse=cfg.reverse, act=cfg.act, rec_act=cfg.rec_act, zero_output=cfg.zero_output,
-        reset_after=cfg.reset_after, training=training, x=x,
-        in_mask=None if in_mask is None else in_mask.contiguous(),
-        W=torch.cat([W_ih, W_hh], dim=1),  # (GH, I + H)
+        kind=kind, reverse=reverse, act=act, rec_act=rec_act, zero_output=zero_output, reset_after=reset_after,
+        training=training, x=x, in_mask=None if in_mask is None else in_mask.contiguous(),
+        W=torch.cat([weight_ih, weight_hh], dim=1),  # (GH, K)
         bias=bias, b_hn=b_hn, h0=h0.contiguous(), c0=None if c0 is None else c0.contiguous(),
         rec_mask=None if rec_mask is None else rec_mask.contiguous(),
         mask=None if mask is None else mask.contiguous(), nthreads=_threads(B, T, GH, I + H),
-        Y=new(B, T, H), hN=new(B, H), cN=new(B, H) if cfg.kind == "lstm" else None,
+        Y=new(B, T, H), hN=new(B, H), cN=new(B, H) if kind == "lstm" else None,
     )
     if training:
-        take = WORKSPACE.take
-        run.XH, run.G = take((T, B, I + H), x.dtype), take((T, B, GH), x.dtype)
-        if cfg.kind == "lstm":
-            run.C, run.TC = take((T, B, H), x.dtype), take((T, B, H), x.dtype)
-        if cfg.kind == "gru":
-            run.HN = take((T, B, H), x.dtype)
-            run.Hprev = take((T, B, H), x.dtype) if rec_mask is not None else None
-    impl.forward(run)
-    return run
+        for name in cfg.saved(rec_mask is not None):
+            setattr(run, name, WORKSPACE.take(_saved_shape(name, T, B, I + H, GH, H), x.dtype))
+    _loops(impl).forward(run)
+    outs = [run.Y, run.hN, run.cN, *(getattr(run, name) for name in _SAVED)]
+    return tuple(_absent(x) if t is None else t for t in outs)  # type: ignore[return-value]
 
 
-# What the backward reads, saved through save_for_backward: autograd then frees it after the
-# backward (unless retain_graph), which returns the buffers to the workspace.
-_SAVED = ("x", "in_mask", "W", "b_hn", "h0", "c0", "rec_mask", "mask", "XH", "G", "Hprev", "C", "TC", "HN")
+@recurrence_op.register_fake
+def _(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, mask, in_mask, rec_mask, kind, reverse, act, rec_act,
+      zero_output, reset_after, training, impl):  # type: ignore[no-untyped-def]
+    cfg = _config(kind, reverse, act, rec_act, zero_output, reset_after)
+    B, T, I = x.shape
+    H = h0.shape[1]
+    GH = weight_ih.shape[0]
+    saved = cfg.saved(rec_mask is not None) if training else ()
+    return (x.new_empty(B, T, H), x.new_empty(B, H), x.new_empty(B, H) if kind == "lstm" else _absent(x),
+            *(x.new_empty(_saved_shape(n, T, B, I + H, GH, H)) if n in saved else _absent(x) for n in _SAVED))
 
 
-class _Recurrence(torch.autograd.Function):
-    """One autograd node for the whole sequence, with the backward described in the module docstring."""
-
-    @staticmethod
-    def forward(ctx, cfg, x, W_ih, W_hh, b_ih, b_hh, h0, c0, mask, in_mask, rec_mask):  # type: ignore[no-untyped-def, override]
-        ctx.impl = _loops()  # the backward must run the same implementation as the forward
-        run = _forward(cfg, x, W_ih, W_hh, b_ih, b_hh, h0, c0, mask, in_mask, rec_mask, ctx.impl, training=True)
-        ctx.set_materialize_grads(False)
-        ctx.save_for_backward(*(getattr(run, name) for name in _SAVED))
-        ctx.cfg = cfg
-        return (run.Y, run.hN, run.cN) if cfg.kind == "lstm" else (run.Y, run.hN)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, dY, dhN, dcN=None):  # type: ignore[no-untyped-def, override]
-        cfg = ctx.cfg
-        need = ctx.needs_input_grad  # (cfg, x, W_ih, W_hh, b_ih, b_hh, h0, c0, mask, in_mask, rec_mask)
-        B, T, I = ctx.saved_tensors[0].shape
-        run = Run(kind=cfg.kind, reverse=cfg.reverse, act=cfg.act, rec_act=cfg.rec_act, zero_output=cfg.zero_output,
-                  reset_after=cfg.reset_after, training=True, bias=None,
-                  nthreads=_threads(B, T, ctx.saved_tensors[2].shape[0], ctx.saved_tensors[2].shape[1]),
-                  **dict(zip(_SAVED, ctx.saved_tensors)))
-        H = run.h0.shape[1]
-        GH = run.W.shape[0]
-        take = WORKSPACE.take
-        run.dY = dY  # any strides: the kernel reads it in place (a broadcast gradient has stride 0)
-        run.dhN = None if dhN is None else dhN.contiguous()
-        run.dcN = None if dcN is None else dcN.contiguous()
-        run.dG = take((T, B, GH), run.x.dtype)
-        run.dGh = take((T, B, GH), run.x.dtype) if cfg.kind == "gru" and cfg.reset_after else None
-        run.dX = run.x.new_empty(B, T, I) if need[1] else None
-        run.dh0 = run.h0.new_empty(B, H)
-        run.dc0 = run.h0.new_empty(B, H) if cfg.kind == "lstm" else None
-        run.db = run.x.new_empty(run.nthreads, GH)
-        run.dbh = run.x.new_empty(run.nthreads, GH) if run.dGh is not None else None
-        ctx.impl.backward(run)
+@torch.library.custom_op("lstmkit::cpu_recurrence_backward", mutates_args=(), device_types="cpu")
+def recurrence_backward_op(
+    dY: torch.Tensor | None, dhN: torch.Tensor | None, dcN: torch.Tensor | None, x: torch.Tensor,
+    weight_ih: torch.Tensor, weight_hh: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor | None,
+    mask: torch.Tensor | None, in_mask: torch.Tensor | None, rec_mask: torch.Tensor | None, XH: torch.Tensor,
+    G: torch.Tensor, C: torch.Tensor, TC: torch.Tensor, HN: torch.Tensor, Hprev: torch.Tensor, kind: str,
+    reverse: bool, act: str, rec_act: str, zero_output: bool, reset_after: bool, impl: str, need_x: bool,
+    need_weights: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The backward time loop and the weight gradients. Returns (dX, dW_ih, dW_hh, db_ih, db_hh, dh0, dc0);
+    dX is empty unless `need_x`, the weight and bias gradients unless `need_weights`, dc0 but for the LSTM."""
+    cfg = _config(kind, reverse, act, rec_act, zero_output, reset_after)
+    B, T, I = x.shape
+    H = h0.shape[1]
+    GH = weight_ih.shape[0]
+    present = cfg.saved(rec_mask is not None)
+    saved = {n: t if n in present else None for n, t in zip(_SAVED, (XH, G, C, TC, HN, Hprev))}
+    nthreads = _threads(B, T, GH, I + H)
+    run = Run(
+        kind=kind, reverse=reverse, act=act, rec_act=rec_act, zero_output=zero_output, reset_after=reset_after,
+        training=True, x=x, in_mask=None if in_mask is None else in_mask.contiguous(),
+        W=torch.cat([weight_ih, weight_hh], dim=1), bias=None, b_hn=None, h0=h0.contiguous(),
+        c0=None if c0 is None else c0.contiguous(), rec_mask=None if rec_mask is None else rec_mask.contiguous(),
+        mask=None if mask is None else mask.contiguous(), nthreads=nthreads, **saved,
+    )
+    run.dY = dY  # any strides: the kernel reads it in place (a broadcast gradient has stride 0)
+    run.dhN = None if dhN is None else dhN.contiguous()
+    run.dcN = None if dcN is None else dcN.contiguous()
+    run.dG = WORKSPACE.take((T, B, GH), x.dtype)
+    run.dGh = WORKSPACE.take((T, B, GH), x.dtype) if kind == "gru" and reset_after else None
+    run.dX = x.new_empty(B, T, I) if need_x else None
+    run.dh0 = x.new_empty(B, H)
+    run.dc0 = x.new_empty(B, H) if kind == "lstm" else None
+    run.db = x.new_empty(nthreads, GH)
+    run.dbh = x.new_empty(nthreads, GH) if run.dGh is not None else None
+    impl_ = _loops(impl)
+    impl_.backward(run)
+    dW_ih = dW_hh = db_ih = db_hh = None
+    if need_weights:
         dG = run.dG.view(T * B, GH)
-        dGh = dG if run.dGh is None else run.dGh.view(T * B, GH)
-        XH = run.XH.view(T * B, I + H)
-        dW_ih = dW_hh = db_ih = db_hh = None
+        xh = run.XH.view(T * B, I + H)  # type: ignore[union-attr]
 
         def tn(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:  # a^T b over all T*B rows
-            return ctx.impl.gemm_tn(a, b, run.nthreads)
+            return impl_.gemm_tn(a, b, nthreads)
 
-        if cfg.kind == "gru":
-            if need[2]:
-                dW_ih = tn(dG, XH[:, :I])  # (3H, I)
-            if need[3] and cfg.reset_after:
-                dW_hh = tn(dGh, XH[:, I:])  # (3H, H)
-            elif need[3]:  # the n rows multiply r ⊙ h_in
-                dW_hh = torch.cat([tn(dG[:, : 2 * H], XH[:, I:]), tn(dG[:, 2 * H :], run.HN.view(T * B, H))])
-        elif need[2] or need[3]:
-            dW = tn(dG, XH)  # (GH, I + H): both weight gradients in one matmul over all T*B rows
-            dW_ih, dW_hh = dW[:, :I], dW[:, I:]
-        if need[4]:
-            db_ih = run.db.sum(0)
-        if need[5]:
-            db_hh = run.db.sum(0) if run.dbh is None else run.dbh.sum(0)
-        return (None, run.dX, dW_ih, dW_hh, db_ih, db_hh, run.dh0 if need[6] else None,
-                run.dc0 if need[7] else None, None, None, None)
+        if kind == "gru" and reset_after:
+            dW_ih, dW_hh = tn(dG, xh[:, :I]), tn(run.dGh.view(T * B, GH), xh[:, I:])  # type: ignore[union-attr]
+        elif kind == "gru":  # the n rows multiply r ⊙ h_in
+            dW_ih = tn(dG, xh[:, :I])  # (3H, I)
+            dW_hh = torch.cat([tn(dG[:, : 2 * H], xh[:, I:]), tn(dG[:, 2 * H :], run.HN.view(T * B, H))])  # type: ignore[union-attr]
+        else:
+            dW = tn(dG, xh)  # (GH, K): both weight gradients in one matmul over all T*B rows
+            dW_ih, dW_hh = dW[:, :I].clone(), dW[:, I:].clone()  # an op's outputs must not share storage
+        db_ih = run.db.sum(0)
+        db_hh = db_ih.clone() if run.dbh is None else run.dbh.sum(0)
+    outs = (run.dX, dW_ih, dW_hh, db_ih, db_hh, run.dh0, run.dc0)
+    return tuple(_absent(x) if t is None else t for t in outs)  # type: ignore[return-value]
 
 
-def _run(cfg: _Config, x: torch.Tensor, W_ih: torch.Tensor, W_hh: torch.Tensor, b_ih: torch.Tensor | None,
-         b_hh: torch.Tensor | None, h0: torch.Tensor, c0: torch.Tensor | None, mask: torch.Tensor | None,
-         in_mask: torch.Tensor | None, rec_mask: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
-    inputs = (x, W_ih, W_hh, b_ih, b_hh, h0, c0)
-    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs):
-        return _Recurrence.apply(cfg, x, W_ih, W_hh, b_ih, b_hh, h0, c0, mask, in_mask, rec_mask)
-    run = _forward(cfg, x, W_ih, W_hh, b_ih, b_hh, h0, c0, mask, in_mask, rec_mask, _loops(), training=False)
-    return (run.Y, run.hN, run.cN) if cfg.kind == "lstm" else (run.Y, run.hN)
+@recurrence_backward_op.register_fake
+def _(dY, dhN, dcN, x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, XH, G, C, TC, HN, Hprev, kind,
+      reverse, act, rec_act, zero_output, reset_after, impl, need_x, need_weights):  # type: ignore[no-untyped-def]
+    B, T, I = x.shape
+    H = h0.shape[1]
+    GH = weight_ih.shape[0]
+    w = (x.new_empty(weight_ih.shape), x.new_empty(weight_hh.shape), x.new_empty(GH), x.new_empty(GH))
+    return (x.new_empty(B, T, I) if need_x else _absent(x), *(w if need_weights else (_absent(x),) * 4),
+            x.new_empty(B, H), x.new_empty(B, H) if kind == "lstm" else _absent(x))
 
 
-def _supported(x: torch.Tensor, *acts: str | Activation, masks: tuple[torch.Tensor | None, ...]) -> bool:
-    return (
-        x.device.type == "cpu" and x.dtype in DTYPES
-        and all(activation_name(a) in ACT_CODES for a in acts)
-        and not any(m is not None and m.requires_grad for m in masks)
-    )
+# Inputs of recurrence_op, by position, that carry gradients.
+_X, _W_IH, _W_HH, _B_IH, _B_HH, _H0, _C0 = range(7)
 
 
-def lstm(
-    x: torch.Tensor,
-    weight_ih: torch.Tensor,
-    weight_hh: torch.Tensor,
-    bias_ih: torch.Tensor | None,
-    bias_hh: torch.Tensor | None,
-    *,
-    weight_hr: torch.Tensor | None,
-    h0: torch.Tensor,
-    c0: torch.Tensor,
-    mask: torch.Tensor | None = None,
-    reverse: bool = False,
-    activation: str | Activation = "tanh",
-    recurrent_activation: str | Activation = "sigmoid",
-    input_dropout_mask: torch.Tensor | None = None,
-    recurrent_dropout_mask: torch.Tensor | None = None,
-    zero_output_for_mask: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """LSTM over a whole sequence; the equations and arguments of `lstmkit.ops.reference.lstm`.
-
-    Returns (output (B, T, H), h_n (B, H), c_n (B, H)).
-    """
-    if weight_hr is not None or not _supported(
-            x, activation, recurrent_activation, masks=(input_dropout_mask, recurrent_dropout_mask)):
-        return reference.lstm(
-            x, weight_ih, weight_hh, bias_ih, bias_hh, weight_hr=weight_hr, h0=h0, c0=c0, mask=mask, reverse=reverse,
-            activation=activation, recurrent_activation=recurrent_activation, input_dropout_mask=input_dropout_mask,
-            recurrent_dropout_mask=recurrent_dropout_mask, zero_output_for_mask=zero_output_for_mask)
-    cfg = _Config("lstm", reverse, activation_name(activation), activation_name(recurrent_activation),
-                  zero_output_for_mask, False)
-    return _run(cfg, x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, mask, input_dropout_mask,
-                recurrent_dropout_mask)  # type: ignore[return-value]
+def _setup_context(ctx, inputs, output) -> None:  # type: ignore[no-untyped-def]
+    (x, weight_ih, weight_hh, _b_ih, _b_hh, h0, c0, mask, in_mask, rec_mask, kind, reverse, act, rec_act,
+     zero_output, reset_after, training, impl) = inputs
+    if not training:
+        raise RuntimeError("internal error: lstmkit::cpu_recurrence ran without its training buffers "
+                           "but a gradient is required")
+    ctx.set_materialize_grads(False)
+    ctx.mark_non_differentiable(*output[3:])
+    ctx.save_for_backward(x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, *output[3:])
+    ctx.cfg = (kind, reverse, act, rec_act, zero_output, reset_after, impl)
 
 
-def gru(
-    x: torch.Tensor,
-    weight_ih: torch.Tensor,
-    weight_hh: torch.Tensor,
-    bias_ih: torch.Tensor | None,
-    bias_hh: torch.Tensor | None,
-    *,
-    h0: torch.Tensor,
-    mask: torch.Tensor | None = None,
-    reverse: bool = False,
-    activation: str | Activation = "tanh",
-    recurrent_activation: str | Activation = "sigmoid",
-    reset_after: bool = True,
-    input_dropout_mask: torch.Tensor | None = None,
-    recurrent_dropout_mask: torch.Tensor | None = None,
-    zero_output_for_mask: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """GRU over a whole sequence; the equations and arguments of `lstmkit.ops.reference.gru`.
-
-    Returns (output (B, T, H), h_n (B, H)).
-    """
-    if not _supported(x, activation, recurrent_activation, masks=(input_dropout_mask, recurrent_dropout_mask)):
-        return reference.gru(
-            x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, mask=mask, reverse=reverse, activation=activation,
-            recurrent_activation=recurrent_activation, reset_after=reset_after,
-            input_dropout_mask=input_dropout_mask, recurrent_dropout_mask=recurrent_dropout_mask,
-            zero_output_for_mask=zero_output_for_mask)
-    cfg = _Config("gru", reverse, activation_name(activation), activation_name(recurrent_activation),
-                  zero_output_for_mask, reset_after)
-    return _run(cfg, x, weight_ih, weight_hh, bias_ih, bias_hh, h0, None, mask, input_dropout_mask,
-                recurrent_dropout_mask)  # type: ignore[return-value]
+def _backward(ctx, dY, dhN, dcN, *_saved_grads):  # type: ignore[no-untyped-def]
+    need = ctx.needs_input_grad
+    x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, *saved = ctx.saved_tensors
+    need_weights = any(need[i] for i in (_W_IH, _W_HH, _B_IH, _B_HH))
+    dX, dW_ih, dW_hh, db_ih, db_hh, dh0, dc0 = recurrence_backward_op(
+        dY, dhN, dcN, x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, *saved, *ctx.cfg,
+        need_x=need[_X], need_weights=need_weights)
+    grads = (dX, dW_ih, dW_hh, db_ih, db_hh, dh0, dc0)
+    return (*(g if need[i] else None for i, g in enumerate(grads)), *(None,) * 11)
 
 
-def simple_rnn(
-    x: torch.Tensor,
-    weight_ih: torch.Tensor,
-    weight_hh: torch.Tensor,
-    bias_ih: torch.Tensor | None,
-    bias_hh: torch.Tensor | None,
-    *,
-    h0: torch.Tensor,
-    mask: torch.Tensor | None = None,
-    reverse: bool = False,
-    activation: str | Activation = "tanh",
-    input_dropout_mask: torch.Tensor | None = None,
-    recurrent_dropout_mask: torch.Tensor | None = None,
-    zero_output_for_mask: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Elman RNN over a whole sequence; the equation and arguments of `lstmkit.ops.reference.simple_rnn`.
-
-    Returns (output (B, T, H), h_n (B, H)).
-    """
-    if not _supported(x, activation, masks=(input_dropout_mask, recurrent_dropout_mask)):
-        return reference.simple_rnn(
-            x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, mask=mask, reverse=reverse, activation=activation,
-            input_dropout_mask=input_dropout_mask, recurrent_dropout_mask=recurrent_dropout_mask,
-            zero_output_for_mask=zero_output_for_mask)
-    cfg = _Config("simple_rnn", reverse, activation_name(activation), "sigmoid", zero_output_for_mask, False)
-    return _run(cfg, x, weight_ih, weight_hh, bias_ih, bias_hh, h0, None, mask, input_dropout_mask,
-                recurrent_dropout_mask)  # type: ignore[return-value]
+recurrence_op.register_autograd(_backward, setup_context=_setup_context)
 
 
-register_backend(
-    "cpu", sys.modules[__name__], available=lambda x: x.device.type == "cpu" and x.dtype in DTYPES, auto_priority=2)
+class CpuBackend:
+    """The fused CPU loops: float32 and float64 on the CPU, named activations, no projection."""
+
+    name = "cpu"
+    auto_devices = frozenset({"cpu"})
+    traceable = True  # one op per call, which reads the sequence length from its input
+
+    def supports(self, call: RecurrenceCall) -> str | None:
+        if call.x.device.type != "cpu":
+            return f"it runs on the CPU only, and the input is on {call.x.device}"
+        if call.x.dtype not in DTYPES:
+            return f"it runs float32 and float64 only, and the input is {call.x.dtype}"
+        if call.weight_hr is not None:
+            return "the LSTM projection (weight_hr, proj_size) is not implemented in its kernel"
+        reason = call.unnamed_activation()
+        if reason is not None:
+            return reason
+        if any(m is not None and m.requires_grad for m in call.dropout_masks):
+            return "a dropout mask that requires grad: its kernel gives no gradient for the masks"
+        return None
+
+    def run(self, call: RecurrenceCall) -> Outputs:
+        act = activation_name(call.activation)
+        rec_act = "sigmoid" if call.kind == "simple_rnn" else activation_name(call.recurrent_activation)
+        assert act is not None and rec_act is not None  # supports() refused callables
+        weights = (call.x, call.weight_ih, call.weight_hh, call.bias_ih, call.bias_hh, call.h0, call.c0)
+        training = any(t is not None and t.requires_grad for t in weights)
+        # keep the buffers for a backward only when autograd records one; under torch.jit.trace keep
+        # them whenever a gradient may be asked for later, so the graph does not depend on grad mode
+        # (the tracer's own check reruns the model under no_grad and compares the graphs)
+        training = training and (torch.is_grad_enabled() or torch.jit.is_tracing())
+        # torch.compile cannot read a ContextVar: compiled code runs the process-wide default
+        impl = _DEFAULT_IMPLEMENTATION if torch.compiler.is_compiling() else _IMPLEMENTATION.get()
+        Y, hN, cN, *_ = recurrence_op(
+            *weights, call.mask, call.input_dropout_mask, call.recurrent_dropout_mask, call.kind, call.reverse, act,
+            rec_act, call.zero_output_for_mask, call.kind == "gru" and call.reset_after, training, impl)
+        return (Y, hN, cN) if call.kind == "lstm" else (Y, hN)
+
+
+BACKEND = CpuBackend()

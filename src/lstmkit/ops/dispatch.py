@@ -1,43 +1,110 @@
 """The one place that validates arguments and picks a backend for a recurrence.
 
-`backend="auto"` picks the fastest registered backend that can run on the input's device and falls
-back quietly to "reference"; an explicitly named backend that cannot run raises a clear error.
+`lstm`, `gru` and `simple_rnn` validate their arguments once into a `RecurrenceCall`
+(`lstmkit.ops.call`) and hand it to a backend from one ordered registry, `BACKENDS`:
+`backend="auto"` takes the first backend, in registry order, that may run on the input's device
+and `supports` the call; an explicitly named backend that does not support it raises a
+`ValueError` naming the backend and its reason. No backend falls back on its own.
+
+A new backend is one module with an object of the `Backend` protocol, plus one line below
+(or `register_backend(obj, before=...)` from outside the package).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
-from types import ModuleType
 
 import torch
 
-from lstmkit.ops import reference
+from lstmkit.ops import cpu, reference
+from lstmkit.ops import triton as triton_backend
 from lstmkit.ops.activations import Activation
+from lstmkit.ops.call import Backend, Kind, Outputs, RecurrenceCall
 from lstmkit.ops.checks import check_dropout_mask, check_param, check_sequence, normalize_mask
 
 
-@dataclass(frozen=True)
-class Backend:
-    name: str
-    module: ModuleType
-    available: Callable[[torch.Tensor], bool]  # can it run on this input (device, dtype)?
-    auto_priority: int  # higher wins under backend="auto"; 0 = never picked automatically
+class Registry:
+    """Backends in the order `backend="auto"` tries them."""
+
+    def __init__(self) -> None:
+        self._backends: list[Backend] = []
+
+    def register(self, backend: Backend, *, before: str | None = None) -> None:
+        """Add `backend` at the end, or just before the backend named `before`."""
+        for attr in ("name", "auto_devices", "traceable", "supports", "run"):
+            if not hasattr(backend, attr):
+                raise TypeError(f"a backend needs the attribute {attr!r} of lstmkit.ops.call.Backend; "
+                                f"{type(backend).__name__} has none")
+        if any(b.name == backend.name for b in self._backends):
+            raise ValueError(f"a backend named {backend.name!r} is already registered")
+        if before is None:
+            self._backends.append(backend)
+            return
+        self._backends.insert(self._backends.index(self.get(before)), backend)
+
+    def unregister(self, name: str) -> None:
+        self._backends.remove(self.get(name))
+
+    def names(self) -> list[str]:
+        return [b.name for b in self._backends]
+
+    def get(self, name: str) -> Backend:
+        for b in self._backends:
+            if b.name == name:
+                return b
+        raise ValueError(f"unknown backend {name!r}: expected 'auto' or one of {self.names()}")
+
+    def select(self, name: str, call: RecurrenceCall) -> Backend:
+        """The backend that runs `call` under `backend=name`."""
+        if name != "auto":
+            chosen = self.get(name)
+            reason = chosen.supports(call)
+            if reason is not None:
+                raise ValueError(f"backend {name!r} cannot run this {call.kind} call: {reason}; "
+                                 "use backend='auto' to run it on a backend that can")
+            return chosen
+        device = call.x.device.type
+        reasons = []
+        for b in self._backends:
+            if b.auto_devices is not None and device not in b.auto_devices:
+                continue
+            reason = b.supports(call)
+            if reason is None:
+                return b
+            reasons.append(f"{b.name}: {reason}")
+        raise ValueError(f"no registered backend runs this {call.kind} call on {device}: " + "; ".join(reasons))
 
 
-_BACKENDS: dict[str, Backend] = {}
+BACKENDS = Registry()
+BACKENDS.register(triton_backend.BACKEND)  # CUDA; fp32, bf16, fp16
+BACKENDS.register(cpu.BACKEND)  # CPU; float32, float64
+BACKENDS.register(reference.BACKEND)  # everything
 
 
-def register_backend(
-    name: str, module: ModuleType, available: Callable[[torch.Tensor], bool], auto_priority: int = 0
-) -> None:
-    """Make a backend module (with `lstm`, `gru`, `simple_rnn` of the reference's signature) selectable."""
-    _BACKENDS[name] = Backend(name, module, available, auto_priority)
+def register_backend(backend: Backend, *, before: str | None = None) -> None:
+    """Make `backend` selectable by its name, and by "auto" in registry order (at the end, or before `before`)."""
+    BACKENDS.register(backend, before=before)
 
 
-register_backend("reference", reference, lambda x: True, auto_priority=1)
+def backends() -> list[str]:
+    """Names of the registered backends, in the order `backend="auto"` tries them."""
+    return BACKENDS.names()
+
+
+def select_backend(backend: str, call: RecurrenceCall | torch.Tensor, kind: Kind = "lstm") -> Backend:
+    """The backend that runs `call` under `backend=...`, or raises as the call would.
+
+    Given an input tensor instead of a call: the backend for a `kind` call on it with default options."""
+    if isinstance(call, torch.Tensor):
+        x = call
+        G = {"lstm": 4, "gru": 3, "simple_rnn": 1}[kind]
+        w_ih, w_hh = x.new_zeros(G, x.shape[-1]), x.new_zeros(G, 1)
+        h0 = x.new_zeros(x.shape[0], 1)
+        call = RecurrenceCall(kind, x, w_ih, w_hh, None, None, h0=h0, c0=h0 if kind == "lstm" else None)
+    return BACKENDS.select(backend, call)
+
 
 # When set, every recurrence runs on the reference and appends a record of its gates and states.
 _TRACE: ContextVar[list[dict] | None] = ContextVar("lstmkit_trace", default=None)
@@ -48,7 +115,8 @@ def tracing() -> Iterator[list[dict]]:
     """Within this context every `lstm`/`gru`/`simple_rnn` call runs on the reference backend and
     appends to the yielded list a dict: `kind`, `reverse`, `mask`, and each step's gates and states
     as (B, T, size) tensors (LSTM i, f, g, o, c, h; GRU r, z, n, h; SimpleRNN h), detached.
-    The outputs returned are the ones computed while recording, so the records agree exactly."""
+    The outputs returned are the ones computed while recording, so the records agree exactly.
+    Eager mode only: under `torch.compile` nothing is recorded."""
     records: list[dict] = []
     token = _TRACE.set(records)
     try:
@@ -57,35 +125,23 @@ def tracing() -> Iterator[list[dict]]:
         _TRACE.reset(token)
 
 
-def _call(kind: str, backend: str, x: torch.Tensor, args: tuple, kwargs: dict):  # type: ignore[no-untyped-def]
-    impl = select_backend(backend, x).module
-    records = _TRACE.get()
-    if records is None:
-        return getattr(impl, kind)(x, *args, **kwargs)
-    rec: dict = {"kind": kind, "reverse": kwargs["reverse"], "mask": kwargs["mask"]}
-    out = getattr(reference, kind)(x, *args, trace=rec, **kwargs)
-    records.append(rec)
-    return out
-
-
-def backends() -> list[str]:
-    """Names of the registered backends."""
-    return sorted(_BACKENDS)
-
-
-def select_backend(backend: str, x: torch.Tensor) -> Backend:
-    if backend == "auto":
-        usable = [b for b in _BACKENDS.values() if b.auto_priority > 0 and b.available(x)]
-        return max(usable, key=lambda b: b.auto_priority)
-    if backend not in _BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}: expected 'auto' or one of {backends()}")
-    chosen = _BACKENDS[backend]
-    if not chosen.available(x):
-        raise ValueError(
-            f"backend {backend!r} cannot run on this input (device {x.device}, dtype {x.dtype}); "
-            "use backend='auto' to fall back"
-        )
-    return chosen
+def run(call: RecurrenceCall, backend: str = "auto") -> Outputs:
+    """Run a validated call on the backend `backend` names (see the module docstring)."""
+    # torch.compile cannot read a ContextVar, and records are an eager-mode tool
+    records = None if torch.compiler.is_compiling() else _TRACE.get()
+    if records is not None:
+        rec: dict = {"kind": call.kind, "reverse": call.reverse, "mask": call.mask}
+        out = reference.run(call, trace=rec)
+        records.append(rec)
+        return out
+    chosen = BACKENDS.select(backend, call)
+    if torch.jit.is_tracing() and not chosen.traceable:
+        raise RuntimeError(
+            f"torch.jit.trace cannot record backend {chosen.name!r} correctly: it would fix the sequence length "
+            f"of the example ({call.x.shape[1]} steps) and give wrong results at any other length. Trace on the "
+            "CPU with backend='cpu' (float32/float64, named activations, no projection), or use torch.export or "
+            "torch.compile, which keep the length dynamic")
+    return chosen.run(call)
 
 
 def _weights(
@@ -159,12 +215,13 @@ def lstm(
     mask = normalize_mask(mask, lengths, B, T, x.device)
     check_dropout_mask(input_dropout_mask, B, x.shape[2], "lstm: input_dropout_mask", x)
     check_dropout_mask(recurrent_dropout_mask, B, Hr, "lstm: recurrent_dropout_mask", x)
-    return _call(
-        "lstm", backend, x, (weight_ih, weight_hh, bias_ih, bias_hh), dict(weight_hr=weight_hr, h0=h0, c0=c0, mask=mask,
+    call = RecurrenceCall(
+        "lstm", x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, c0=c0, weight_hr=weight_hr, mask=mask,
         reverse=reverse, activation=activation, recurrent_activation=recurrent_activation,
         input_dropout_mask=input_dropout_mask, recurrent_dropout_mask=recurrent_dropout_mask,
-        zero_output_for_mask=zero_output_for_mask),
-    )
+        zero_output_for_mask=zero_output_for_mask)
+    out = run(call, backend)
+    return out[0], out[1], out[2]
 
 
 def gru(
@@ -197,12 +254,12 @@ def gru(
     mask = normalize_mask(mask, lengths, B, T, x.device)
     check_dropout_mask(input_dropout_mask, B, x.shape[2], "gru: input_dropout_mask", x)
     check_dropout_mask(recurrent_dropout_mask, B, H, "gru: recurrent_dropout_mask", x)
-    return _call(
-        "gru", backend, x, (weight_ih, weight_hh, bias_ih, bias_hh), dict(h0=h0, mask=mask, reverse=reverse,
-        activation=activation, recurrent_activation=recurrent_activation, reset_after=reset_after,
-        input_dropout_mask=input_dropout_mask, recurrent_dropout_mask=recurrent_dropout_mask,
-        zero_output_for_mask=zero_output_for_mask),
-    )
+    call = RecurrenceCall(
+        "gru", x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, mask=mask, reverse=reverse, activation=activation,
+        recurrent_activation=recurrent_activation, reset_after=reset_after, input_dropout_mask=input_dropout_mask,
+        recurrent_dropout_mask=recurrent_dropout_mask, zero_output_for_mask=zero_output_for_mask)
+    out = run(call, backend)
+    return out[0], out[1]
 
 
 def simple_rnn(
@@ -233,8 +290,9 @@ def simple_rnn(
     mask = normalize_mask(mask, lengths, B, T, x.device)
     check_dropout_mask(input_dropout_mask, B, x.shape[2], "simple_rnn: input_dropout_mask", x)
     check_dropout_mask(recurrent_dropout_mask, B, H, "simple_rnn: recurrent_dropout_mask", x)
-    return _call(
-        "simple_rnn", backend, x, (weight_ih, weight_hh, bias_ih, bias_hh), dict(h0=h0, mask=mask, reverse=reverse,
-        activation=activation, input_dropout_mask=input_dropout_mask,
-        recurrent_dropout_mask=recurrent_dropout_mask, zero_output_for_mask=zero_output_for_mask),
-    )
+    call = RecurrenceCall(
+        "simple_rnn", x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, mask=mask, reverse=reverse,
+        activation=activation, input_dropout_mask=input_dropout_mask, recurrent_dropout_mask=recurrent_dropout_mask,
+        zero_output_for_mask=zero_output_for_mask)
+    out = run(call, backend)
+    return out[0], out[1]

@@ -16,6 +16,9 @@ Every backend takes exactly these arguments, already validated by `lstmkit.ops.d
 
 The reference alone also takes `trace`: a dict that, when given, receives every step's gate
 activations and states as (B, T, size) tensors aligned with the input positions (`lstmkit.insight`).
+
+As the backend "reference" (`BACKEND`, registered in `lstmkit.ops.dispatch`) it runs every call on
+every device and dtype; `backend="auto"` takes it where no faster backend supports the call.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import torch
 
 from lstmkit.ops.activations import Activation, get_activation
+from lstmkit.ops.call import Outputs, RecurrenceCall
 
 
 def _time_steps(T: int, reverse: bool) -> range:
@@ -226,3 +230,44 @@ def simple_rnn(
         _record(trace, t, T, h=h_prev)
     _finish(trace)
     return torch.stack(outputs, dim=1), h_prev
+
+
+def run(call: RecurrenceCall, trace: dict | None = None) -> Outputs:
+    """The recurrence `call` describes; with `trace`, recording every step as the functions above do."""
+    c = call
+    if c.kind == "lstm":
+        assert c.c0 is not None  # dispatch gives every LSTM call a c0
+        return lstm(
+            c.x, c.weight_ih, c.weight_hh, c.bias_ih, c.bias_hh, weight_hr=c.weight_hr, h0=c.h0, c0=c.c0, mask=c.mask,
+            reverse=c.reverse, activation=c.activation, recurrent_activation=c.recurrent_activation,
+            input_dropout_mask=c.input_dropout_mask, recurrent_dropout_mask=c.recurrent_dropout_mask,
+            zero_output_for_mask=c.zero_output_for_mask, trace=trace)
+    if c.kind == "gru":
+        return gru(
+            c.x, c.weight_ih, c.weight_hh, c.bias_ih, c.bias_hh, h0=c.h0, mask=c.mask, reverse=c.reverse,
+            activation=c.activation, recurrent_activation=c.recurrent_activation, reset_after=c.reset_after,
+            input_dropout_mask=c.input_dropout_mask, recurrent_dropout_mask=c.recurrent_dropout_mask,
+            zero_output_for_mask=c.zero_output_for_mask, trace=trace)
+    return simple_rnn(
+        c.x, c.weight_ih, c.weight_hh, c.bias_ih, c.bias_hh, h0=c.h0, mask=c.mask, reverse=c.reverse,
+        activation=c.activation, input_dropout_mask=c.input_dropout_mask,
+        recurrent_dropout_mask=c.recurrent_dropout_mask, zero_output_for_mask=c.zero_output_for_mask, trace=trace)
+
+
+class ReferenceBackend:
+    """The equations above: every call, every device and dtype, with autograd for every gradient.
+
+    Not `traceable`: `torch.jit.trace` would unroll its Python loop over the example's T steps."""
+
+    name = "reference"
+    auto_devices = None
+    traceable = False
+
+    def supports(self, call: RecurrenceCall) -> str | None:
+        return None
+
+    def run(self, call: RecurrenceCall) -> Outputs:
+        return run(call)
+
+
+BACKEND = ReferenceBackend()

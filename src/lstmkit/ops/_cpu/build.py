@@ -19,6 +19,7 @@ import glob
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import tempfile
@@ -27,33 +28,58 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
 
 import torch
 
 from lstmkit.ops._cpu.loops import ACT_CODES, Run
 
 SOURCE = Path(__file__).with_name("rnn_kernels.cpp")
-ABI_VERSION = 5
 _BASE_FLAGS = ["-O3", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno", "-fno-trapping-math"]
 # Tried in order: -march=native vectorises the activations for this CPU (the cache key includes
 # the CPU); OpenMP splits the batch over threads. Compilers without one of them get the next set.
 _FLAG_SETS = [["-march=native", "-fopenmp"], ["-fopenmp"], []]
 
 
-class _Args(ctypes.Structure):
-    """Mirror of `struct LkArgs` in rnn_kernels.cpp, field by field."""
+_CTYPES = {"i32": ctypes.c_int32, "i64": ctypes.c_int64, "ptr": ctypes.c_void_p}
 
-    _fields_ = (
-        [(name, ctypes.c_int32) for name in (
-            "kind", "dtype", "T", "B", "I", "H", "reverse", "act", "rec_act", "zero_output", "reset_after",
-            "training", "nthreads", "unused")]
-        + [(name, ctypes.c_int64) for name in ("sx_b", "sx_t", "sx_i", "sdy_b", "sdy_t", "sdy_h")]
-        + [(name, ctypes.c_void_p) for name in (
-            "x", "in_mask", "W", "bias", "b_hn", "h0", "c0", "rec_mask", "mask", "Y", "hN", "cN", "XH", "G", "Hprev",
-            "C", "TC", "HN", "dY", "dhN", "dcN", "dG", "dGh", "dX", "dh0", "dc0", "db", "dbh")]
-    )
-    pointers: ClassVar[tuple[str, ...]] = tuple(name for name, kind in _fields_ if kind is ctypes.c_void_p)
+
+def _abi_version(source: bytes) -> int:
+    """The `LK_ABI_VERSION` that rnn_kernels.cpp defines: the one place the number is written."""
+    found = re.search(rb"^#define LK_ABI_VERSION (\d+)$", source, re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"{SOURCE} defines no LK_ABI_VERSION")
+    return int(found.group(1))
+
+
+def args_struct(layout: str, size: int) -> type[ctypes.Structure]:
+    """The ctypes mirror of `struct LkArgs`, built from the library's own description of it
+    (`lk_args_layout()`: "name kind offset;" per field) and checked against its offsets and size."""
+    fields = []
+    for item in filter(None, layout.split(";")):
+        name, kind, _ = item.split(" ")
+        if kind not in _CTYPES:
+            raise RuntimeError(f"the kernel library describes field {name!r} with unknown kind {kind!r}")
+        fields.append((name, _CTYPES[kind]))
+    struct = type("LkArgs", (ctypes.Structure,), {"_fields_": fields})
+    for item in filter(None, layout.split(";")):
+        name, _, offset = item.split(" ")
+        if getattr(struct, name).offset != int(offset):
+            raise RuntimeError(f"LkArgs.{name} sits at byte {offset} in the library but at "
+                               f"{getattr(struct, name).offset} in ctypes")
+    if ctypes.sizeof(struct) != size:
+        raise RuntimeError(f"LkArgs has {size} bytes in the library but {ctypes.sizeof(struct)} in ctypes")
+    missing = set(_SET_BY_PYTHON) - {name for name, _ in fields}
+    if missing:
+        raise RuntimeError(f"the kernel library's LkArgs lacks the fields {sorted(missing)}")
+    return struct
+
+
+# Every field `Kernel._args` sets.
+_SCALARS = ("kind", "dtype", "T", "B", "I", "H", "reverse", "act", "rec_act", "zero_output", "reset_after",
+            "training", "nthreads", "sx_b", "sx_t", "sx_i", "sdy_b", "sdy_t", "sdy_h")
+_POINTERS = ("x", "in_mask", "W", "bias", "b_hn", "h0", "c0", "rec_mask", "mask", "Y", "hN", "cN", "XH", "G", "Hprev",
+             "C", "TC", "HN", "dY", "dhN", "dcN", "dG", "dGh", "dX", "dh0", "dc0", "db", "dbh")
+_SET_BY_PYTHON = _SCALARS + _POINTERS
 
 
 _KINDS = {"lstm": 0, "gru": 1, "simple_rnn": 2}
@@ -78,16 +104,19 @@ class Kernel:
 
     def __init__(self, lib: ctypes.CDLL) -> None:
         self._lib = lib
+        lib.lk_args_layout.restype = ctypes.c_char_p
+        lib.lk_args_size.restype = ctypes.c_int64
+        self._struct = args_struct(lib.lk_args_layout().decode(), lib.lk_args_size())
         for fn in (lib.lk_forward, lib.lk_backward):
-            fn.argtypes = [ctypes.POINTER(_Args)]
+            fn.argtypes = [ctypes.POINTER(self._struct)]
             fn.restype = ctypes.c_int
         i, p = ctypes.c_int, ctypes.c_void_p
         lib.lk_gemm_tn.argtypes = [i, i, i, i, p, i, p, i, p, i, i]
         lib.lk_gemm_tn.restype = ctypes.c_int
 
-    def _args(self, run: Run) -> _Args:
+    def _args(self, run: Run) -> ctypes.Structure:
         B, T, I = run.x.shape
-        a = _Args(
+        a = self._struct(
             kind=_KINDS[run.kind], dtype=_DTYPES[run.x.dtype], T=T, B=B, I=I, H=run.h0.shape[1],
             reverse=int(run.reverse), act=ACT_CODES[run.act], rec_act=ACT_CODES[run.rec_act],
             zero_output=int(run.zero_output), reset_after=int(run.reset_after), training=int(run.training),
@@ -96,7 +125,7 @@ class Kernel:
         a.sx_b, a.sx_t, a.sx_i = run.x.stride()
         if run.dY is not None:
             a.sdy_b, a.sdy_t, a.sdy_h = run.dY.stride()
-        for name in _Args.pointers:
+        for name in _POINTERS:
             t = getattr(run, name)
             if t is None:
                 continue
@@ -212,15 +241,16 @@ def build(cxx: str | None = None, directory: Path | None = None) -> tuple[Kernel
             info.flags, info.compile_seconds = _compile(cxx, out)
             info.compiled_now = True
         lib = ctypes.CDLL(str(out))
-        if lib.lk_abi_version() != ABI_VERSION:
-            raise RuntimeError(f"library {out} has ABI {lib.lk_abi_version()}, expected {ABI_VERSION}")
+        if lib.lk_abi_version() != _abi_version(source):
+            raise RuntimeError(f"library {out} has ABI {lib.lk_abi_version()}, expected {_abi_version(source)}")
+        kernel = Kernel(lib)
     except (OSError, RuntimeError, AttributeError) as e:
         info.reason = str(e)
         return None, info
     sgemm, dgemm = _blas_addresses()
     lib.lk_set_blas(ctypes.c_void_p(sgemm), ctypes.c_void_p(dgemm))
     info.loaded, info.path, info.blas = True, str(out), sgemm is not None
-    return Kernel(lib), info
+    return kernel, info
 
 
 _LOCK = threading.Lock()

@@ -205,3 +205,22 @@ def backward(run: Run) -> None:
     run.db.zero_()[0] = run.dG.sum((0, 1))
     if run.dbh is not None:
         run.dbh.zero_()[0] = run.dGh.sum((0, 1))
+
+
+class PythonLoops:
+    """These loops behind the interface of the compiled kernel (`build.Kernel`)."""
+
+    @staticmethod
+    def forward(run: Run) -> None:
+        forward(run)
+
+    @staticmethod
+    def backward(run: Run) -> None:
+        backward(run)
+
+    @staticmethod
+    def gemm_tn(a: torch.Tensor, b: torch.Tensor, nthreads: int) -> torch.Tensor:
+        return gemm_tn(a, b, nthreads)
+
+
+LOOPS = PythonLoops()

@@ -19,7 +19,9 @@
 #include <cstdint>
 #include <algorithm>
 #include <type_traits>
+#include <cstddef>
 #include <cstring>
+#include <string>
 #include <vector>
 #ifdef _OPENMP
 #include <omp.h>
@@ -169,43 +171,52 @@ inline S dact(S y, int code) {
 }  // namespace
 
 // ---------------------------------------------------------------- the call's arguments
-// One struct for every call; mirrored field by field by lstmkit/ops/_cpu/build.py (_Args).
+// One struct for every call, described to the loader (lstmkit/ops/_cpu/build.py) by lk_args_layout()
+// and lk_args_size(), so its layout has this one source. LK_ABI_VERSION changes with any change
+// to the meaning of the fields or the functions below; build.py reads it from this file.
 // K = I + H: the recurrent matmul's input at step t is the row [x_t ⊙ in_mask | h_prev ⊙ rec_mask].
+#define LK_ABI_VERSION 6
+#define LK_ARGS_FIELDS(X) \
+  X(int32_t, kind)  /* 0 LSTM, 1 GRU, 2 SimpleRNN */ \
+  X(int32_t, dtype)  /* 0 float32, 1 float64 */ \
+  X(int32_t, T) X(int32_t, B) X(int32_t, I) X(int32_t, H) \
+  X(int32_t, reverse) X(int32_t, act) X(int32_t, rec_act) X(int32_t, zero_output) X(int32_t, reset_after) \
+  X(int32_t, training) X(int32_t, nthreads) X(int32_t, unused) \
+  X(int64_t, sx_b) X(int64_t, sx_t) X(int64_t, sx_i)  /* strides of x, in elements */ \
+  X(int64_t, sdy_b) X(int64_t, sdy_t) X(int64_t, sdy_h)  /* strides of dY (0 where broadcast) */ \
+  X(const void*, x)  /* (B, T, I) */ \
+  X(const void*, in_mask)  /* (B, I) or null */ \
+  X(const void*, W)  /* (GH, K) = [W_ih | W_hh] */ \
+  X(const void*, bias)  /* (GH,) b_ih + b_hh (GRU reset_after: b_ih + [b_hr, b_hz, 0]) */ \
+  X(const void*, b_hn)  /* (H,) GRU reset_after */ \
+  X(const void*, h0)  /* (B, H) */ \
+  X(const void*, c0)  /* (B, H), LSTM */ \
+  X(const void*, rec_mask)  /* (B, H) or null */ \
+  X(const uint8_t*, mask)  /* (B, T) or null; 1 = real step */ \
+  X(void*, Y)  /* (B, T, H) out */ \
+  X(void*, hN)  /* (B, H) out */ \
+  X(void*, cN)  /* (B, H) out, LSTM */ \
+  X(void*, XH)  /* (T, B, K) training: the matmul input of every step */ \
+  X(void*, G)  /* (T, B, GH) training: the activated gates (LSTM i,f,g,o; GRU r,z,n; SimpleRNN h) */ \
+  X(void*, Hprev)  /* (T, B, H) GRU with rec_mask, training: h_prev (without rec_mask it is in XH) */ \
+  X(void*, C)  /* (T, B, H) LSTM, training: the cell state after step t (carried at masked steps) */ \
+  X(void*, TC)  /* (T, B, H) LSTM, training: act(c_t); 0 at masked steps */ \
+  X(void*, HN)  /* (T, B, H) GRU, training: R_n h_in + b_hn (reset_after; 0 at masked steps) or r ⊙ h_in */ \
+  X(const void*, dY)  /* (B, T, H) or null */ \
+  X(const void*, dhN)  /* (B, H) or null */ \
+  X(const void*, dcN)  /* (B, H) or null */ \
+  X(void*, dG)  /* (T, B, GH) out: gradient of the gates' pre-activations */ \
+  X(void*, dGh)  /* (T, B, GH) out, GRU reset_after: gradient of h_in W_hh^T + b_hh */ \
+  X(void*, dX)  /* (B, T, I) out, or null when x needs no gradient */ \
+  X(void*, dh0)  /* (B, H) out */ \
+  X(void*, dc0)  /* (B, H) out, LSTM */ \
+  X(void*, db)  /* (nthreads, GH) out: each thread's sum of dG over its rows and all steps */ \
+  X(void*, dbh)  /* (nthreads, GH) out, GRU reset_after: the same for dGh */
+
 struct LkArgs {
-  int32_t kind;  // 0 LSTM, 1 GRU, 2 SimpleRNN
-  int32_t dtype;  // 0 float32, 1 float64
-  int32_t T, B, I, H;
-  int32_t reverse, act, rec_act, zero_output, reset_after, training, nthreads, unused;
-  int64_t sx_b, sx_t, sx_i;  // strides of x, in elements
-  int64_t sdy_b, sdy_t, sdy_h;  // strides of dY (0 where the gradient is broadcast)
-  const void* x;  // (B, T, I)
-  const void* in_mask;  // (B, I) or null
-  const void* W;  // (GH, K) = [W_ih | W_hh]
-  const void* bias;  // (GH,) b_ih + b_hh (GRU reset_after: b_ih + [b_hr, b_hz, 0])
-  const void* b_hn;  // (H,) GRU reset_after
-  const void* h0;  // (B, H)
-  const void* c0;  // (B, H), LSTM
-  const void* rec_mask;  // (B, H) or null
-  const uint8_t* mask;  // (B, T) or null; 1 = real step
-  void* Y;  // (B, T, H) out
-  void* hN;  // (B, H) out
-  void* cN;  // (B, H) out, LSTM
-  void* XH;  // (T, B, K) training: the matmul input of every step
-  void* G;  // (T, B, GH) training: the activated gates (LSTM i,f,g,o; GRU r,z,n; SimpleRNN h)
-  void* Hprev;  // (T, B, H) GRU with rec_mask, training: h_prev (without rec_mask it is in XH)
-  void* C;  // (T, B, H) LSTM, training: the cell state after step t (carried at masked steps)
-  void* TC;  // (T, B, H) LSTM, training: act(c_t)
-  void* HN;  // (T, B, H) GRU, training: R_n h_in + b_hn (reset_after) or r ⊙ h_in (reset_after=False)
-  const void* dY;  // (B, T, H) or null
-  const void* dhN;  // (B, H) or null
-  const void* dcN;  // (B, H) or null
-  void* dG;  // (T, B, GH) out: gradient of the gates' pre-activations
-  void* dGh;  // (T, B, GH) out, GRU reset_after: gradient of h_in W_hh^T + b_hh
-  void* dX;  // (B, T, I) out, or null when x needs no gradient
-  void* dh0;  // (B, H) out
-  void* dc0;  // (B, H) out, LSTM
-  void* db;  // (nthreads, GH) out: each thread's sum of dG over its rows and all steps
-  void* dbh;  // (nthreads, GH) out, GRU reset_after: the same for dGh
+#define LK_DECLARE(type, name) type name;
+  LK_ARGS_FIELDS(LK_DECLARE)
+#undef LK_DECLARE
 };
 
 namespace {
@@ -432,6 +443,8 @@ void forward_rows(const LkArgs& a, int b0, int b1) {
       for (int r = 0; r < n; ++r)
         if (rw.real(t, r))
           lstm_fwd_row<S, A, RA>(H, g + r * GH, bias, c.data() + r * H, h.data() + r * H, aux + r * H, ac, ra);
+        else  // defined contents at masked steps: the saved buffers are outputs of a torch op
+          std::memset(aux + r * H, 0, sizeof(S) * H);
       if (a.training) std::memcpy(rw.at(a.C, t, H), c.data(), sizeof(S) * n * H);
     } else if (a.kind == 2) {  // ----------------------------------------- SimpleRNN
       gemm<S>(false, true, n, GH, K, S(1), xh, K, W, K, S(0), g, GH);  // [x | h] [W_ih | W_hh]^T  (n, H)
@@ -444,6 +457,8 @@ void forward_rows(const LkArgs& a, int b0, int b1) {
       for (int r = 0; r < n; ++r)
         if (rw.real(t, r))
           gru_fwd_row<S, A, RA>(H, g + r * GH, hh + r * GH, bias, b_hn, aux + r * H, h.data() + r * H, ac, ra);
+        else  // as for the LSTM
+          std::memset(aux + r * H, 0, sizeof(S) * H);
     } else {  // ----------------------------------------------------------- GRU, reset before the matmul
       gemm<S>(false, true, n, 2 * H, K, S(1), xh, K, W, K, S(0), g, GH);  // [x | h] W_rz^T  (n, 2H)
       gemm<S>(false, true, n, H, I, S(1), xh, K, W + 2 * H * K, K, S(0), g + 2 * H, GH);  // x W_in^T  (n, H)
@@ -639,6 +654,15 @@ void gemm_tn(int M, int N, int R, const S* A, int lda, const S* B, int ldb, S* C
 
 }  // namespace
 
+namespace {
+template <typename F>
+const char* field_kind() {
+  static_assert(std::is_pointer<F>::value || std::is_same<F, int32_t>::value || std::is_same<F, int64_t>::value,
+                "LkArgs fields are int32_t, int64_t or pointers");
+  return std::is_pointer<F>::value ? "ptr" : (std::is_same<F, int64_t>::value ? "i64" : "i32");
+}
+}  // namespace
+
 extern "C" {
 
 int lk_gemm_tn(int dtype, int M, int N, int R, const void* A, int lda, const void* B, int ldb, void* C, int ldc,
@@ -652,7 +676,22 @@ int lk_gemm_tn(int dtype, int M, int N, int R, const void* A, int lda, const voi
   return 0;
 }
 
-int lk_abi_version() { return 5; }
+int lk_abi_version() { return LK_ABI_VERSION; }
+
+int64_t lk_args_size() { return int64_t(sizeof(LkArgs)); }
+
+// "name kind offset;" for every field of LkArgs in order; kind is i32, i64 or ptr.
+const char* lk_args_layout() {
+  static const std::string layout = [] {
+    std::string out;
+#define LK_DESCRIBE(type, name)                                                                  \
+  out += std::string(#name) + " " + field_kind<type>() + " " + std::to_string(offsetof(LkArgs, name)) + ";";
+    LK_ARGS_FIELDS(LK_DESCRIBE)
+#undef LK_DESCRIBE
+    return out;
+  }();
+  return layout.c_str();
+}
 
 void lk_set_blas(void* sgemm, void* dgemm) {
   g_sgemm = reinterpret_cast<sgemm_t>(sgemm);

@@ -1,10 +1,8 @@
-"""Fused Triton kernels for LSTM, GRU and SimpleRNN, registered as backend "triton".
+"""Fused Triton kernels for LSTM, GRU and SimpleRNN: the backend "triton" (`BACKEND`).
 
-Registered only when `triton` is installed. `backend="auto"` picks it for CUDA tensors in fp32, bf16
-and fp16. On the CPU it runs only through Triton's interpreter, while `TRITON_INTERPRET=1` is set
-(the tests set it around their own calls only: the interpreter is far slower than the reference,
-and `dispatch` asks the same `available` for "auto" as for a backend named
-explicitly, so with the variable set process-wide "auto" would pick it on the CPU too).
+`backend="auto"` may pick it for CUDA tensors in fp32, bf16 and fp16 when `triton` is installed
+(`supports` gives the reason otherwise). On the CPU it runs only when named, through Triton's
+interpreter while `TRITON_INTERPRET=1` is set (the tests set it around their own calls only).
 
 The kernel modules (`fused_lstm`, `fused_gru`, `fused_simple_rnn`) load on first use, because
 Triton fixes compiled-or-interpreted when `@triton.jit` decorates a function: whichever mode is
@@ -17,14 +15,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import sys
 from types import ModuleType
-from typing import Any
 
 import torch
 
-from lstmkit.ops.dispatch import register_backend
-from lstmkit.ops.triton._host import SUPPORTED_DTYPES, interpreting
+from lstmkit.ops.call import Outputs, RecurrenceCall
+from lstmkit.ops.triton._host import SUPPORTED_DTYPES, fits_on_chip, interpreting
 
 # Presence only: importing triton here would fix its mode for the whole process (Triton decides
 # compiled or interpreted when triton.language decorates its own functions), and the tests switch
@@ -42,34 +38,53 @@ def _kernels(kind: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{_MODULES[kind]}")
 
 
-def __getattr__(name: str) -> Any:
-    """`lstm`, `gru`, `simple_rnn`: the public functions of the kernel modules, loaded on first use."""
-    if name in _MODULES:
-        return getattr(_kernels(name), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 _CAPABLE: dict[torch.device, tuple[int, int]] = {}
 
 
-def available(x: torch.Tensor) -> bool:
-    """Can the kernels run on x: fp32/bf16/fp16 on a CUDA device (bf16 from compute capability 8.0),
-    or on the CPU under TRITON_INTERPRET=1 (fp32 and fp16: the interpreter's bf16 dot is wrong)."""
-    if not _HAVE_TRITON or x.dtype not in SUPPORTED_DTYPES:
-        return False
-    interp = interpreting()
-    if _loaded_interpreted is not None and _loaded_interpreted != interp:
-        return False  # the kernels were loaded in the other mode
-    if x.device.type == "cpu":
-        return interp and x.dtype != torch.bfloat16
-    if x.device.type != "cuda" or interp:
-        return False
-    if x.device not in _CAPABLE:
-        _CAPABLE[x.device] = torch.cuda.get_device_capability(x.device)
-    return _CAPABLE[x.device] >= ((8, 0) if x.dtype == torch.bfloat16 else (7, 0))
+class TritonBackend:
+    """The fused kernels of `fused_lstm`, `fused_gru`, `fused_simple_rnn`."""
+
+    name = "triton"
+    auto_devices = frozenset({"cuda"})
+    traceable = False  # torch.jit.trace does not record a Triton launch
+
+    def supports(self, call: RecurrenceCall) -> str | None:
+        if not _HAVE_TRITON:
+            return "triton is not installed"
+        x = call.x
+        if x.dtype not in SUPPORTED_DTYPES:
+            return f"it runs float32, bfloat16 and float16 only, and the input is {x.dtype}"
+        interp = interpreting()
+        if _loaded_interpreted is not None and _loaded_interpreted != interp:
+            mode = "interpreted" if _loaded_interpreted else "compiled"
+            return f"its kernels were loaded {mode} earlier in this process (Triton fixes the mode once)"
+        if x.device.type == "cpu":
+            if not interp:
+                return "on the CPU it runs only under Triton's interpreter (TRITON_INTERPRET=1)"
+            if x.dtype == torch.bfloat16:
+                return "the interpreter's bfloat16 dot is wrong"
+        elif x.device.type != "cuda" or interp:
+            return f"it runs on CUDA devices (or the CPU under the interpreter), and the input is on {x.device}"
+        else:
+            if x.device not in _CAPABLE:
+                _CAPABLE[x.device] = torch.cuda.get_device_capability(x.device)
+            need = (8, 0) if x.dtype == torch.bfloat16 else (7, 0)
+            if _CAPABLE[x.device] < need:
+                return f"{x.dtype} needs compute capability {need}, and {x.device} has {_CAPABLE[x.device]}"
+        if call.weight_hr is not None:
+            return "the LSTM projection (weight_hr, proj_size) is not implemented in its kernels"
+        reason = call.unnamed_activation()
+        if reason is not None:
+            return reason
+        if any(m is not None and m.requires_grad for m in call.dropout_masks):
+            return "a dropout mask that requires grad: its kernels give no gradient for the masks"
+        if call.kind == "gru" and not call.reset_after and not fits_on_chip(call.hidden_size, 3, x.dtype):
+            return (f"the GRU with reset_after=False at hidden size {call.hidden_size} needs the recurrent "
+                    "weights on chip in one program, and they do not fit")
+        return None
+
+    def run(self, call: RecurrenceCall) -> Outputs:
+        return _kernels(call.kind).run(call)  # type: ignore[no-any-return]
 
 
-if _HAVE_TRITON:
-    # auto_priority 3: above the reference (1) and the CPU backend; "auto" meets the CPU case only
-    # where TRITON_INTERPRET=1 is set, which the tests set for their own duration alone.
-    register_backend("triton", sys.modules[__name__], available, auto_priority=3)
+BACKEND = TritonBackend()

@@ -18,8 +18,8 @@ import torch
 import triton
 import triton.language as tl
 
-from lstmkit.ops import reference
-from lstmkit.ops.activations import Activation, activation_name
+from lstmkit.ops.activations import activation_name
+from lstmkit.ops.call import Outputs, RecurrenceCall
 from lstmkit.ops.triton import _host
 from lstmkit.ops.triton._device import activate, dactivate, grid_sync
 
@@ -368,41 +368,14 @@ class _GRUFunction(torch.autograd.Function):
                 dh0.to(x_in.dtype), None, None, None, None, None, None, None, None)
 
 
-def gru(
-    x: torch.Tensor,
-    weight_ih: torch.Tensor,
-    weight_hh: torch.Tensor,
-    bias_ih: torch.Tensor | None,
-    bias_hh: torch.Tensor | None,
-    *,
-    h0: torch.Tensor,
-    mask: torch.Tensor | None = None,
-    reverse: bool = False,
-    activation: str | Activation = "tanh",
-    recurrent_activation: str | Activation = "sigmoid",
-    reset_after: bool = True,
-    input_dropout_mask: torch.Tensor | None = None,
-    recurrent_dropout_mask: torch.Tensor | None = None,
-    zero_output_for_mask: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """GRU over x (B, T, I) with the fused Triton kernels; arguments and results exactly as
-    `lstmkit.ops.reference.gru` (already validated by `lstmkit.ops.dispatch`).
-
-    Precision as `fused_lstm.lstm`. An activation given as a callable, or reset_after=False with
-    recurrent weights too large for one program (`_host.fits_on_chip`), runs on the reference.
-    """
-    act = _host.ACT_CODES.get(activation_name(activation) or "")
-    ract = _host.ACT_CODES.get(activation_name(recurrent_activation) or "")
-    H = weight_hh.shape[1]
-    if act is None or ract is None or (not reset_after and not _host.fits_on_chip(H, 3, x.dtype)):
-        return reference.gru(
-            x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, mask=mask, reverse=reverse, activation=activation,
-            recurrent_activation=recurrent_activation, reset_after=reset_after,
-            input_dropout_mask=input_dropout_mask, recurrent_dropout_mask=recurrent_dropout_mask,
-            zero_output_for_mask=zero_output_for_mask)
-    args = _host.cast_all(_host.autocast_dtype(x), x, weight_ih, weight_hh, bias_ih, bias_hh, h0,
-                          input_dropout_mask, recurrent_dropout_mask)
+def run(call: RecurrenceCall) -> Outputs:
+    """GRU over call.x (B, T, I) with the fused Triton kernels; the semantics of
+    `lstmkit.ops.reference.gru`, for a call that `TritonBackend.supports`. Precision as `fused_lstm.run`."""
+    act = _host.ACT_CODES[activation_name(call.activation) or ""]
+    ract = _host.ACT_CODES[activation_name(call.recurrent_activation) or ""]
+    args = _host.cast_all(_host.autocast_dtype(call.x), call.x, call.weight_ih, call.weight_hh, call.bias_ih,
+                          call.bias_hh, call.h0, call.input_dropout_mask, call.recurrent_dropout_mask)
     x, weight_ih, weight_hh, bias_ih, bias_hh, h0, dm_x, dm_h = args
     with _host.autocast_off(x):
-        return _GRUFunction.apply(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, mask, dm_x, dm_h,
-                                  reverse, reset_after, act, ract, zero_output_for_mask)
+        return _GRUFunction.apply(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, call.mask, dm_x, dm_h,
+                                  call.reverse, call.reset_after, act, ract, call.zero_output_for_mask)

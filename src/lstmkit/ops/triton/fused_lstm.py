@@ -20,8 +20,8 @@ import torch
 import triton
 import triton.language as tl
 
-from lstmkit.ops import reference
-from lstmkit.ops.activations import Activation, activation_name
+from lstmkit.ops.activations import activation_name
+from lstmkit.ops.call import Outputs, RecurrenceCall
 from lstmkit.ops.triton import _host
 from lstmkit.ops.triton._device import activate, dactivate, grid_sync
 
@@ -352,42 +352,18 @@ class _LSTMFunction(torch.autograd.Function):
                 dh0.to(x_in.dtype), dc0.to(x_in.dtype), None, None, None, None, None, None, None)
 
 
-def lstm(
-    x: torch.Tensor,
-    weight_ih: torch.Tensor,
-    weight_hh: torch.Tensor,
-    bias_ih: torch.Tensor | None,
-    bias_hh: torch.Tensor | None,
-    *,
-    weight_hr: torch.Tensor | None,
-    h0: torch.Tensor,
-    c0: torch.Tensor,
-    mask: torch.Tensor | None = None,
-    reverse: bool = False,
-    activation: str | Activation = "tanh",
-    recurrent_activation: str | Activation = "sigmoid",
-    input_dropout_mask: torch.Tensor | None = None,
-    recurrent_dropout_mask: torch.Tensor | None = None,
-    zero_output_for_mask: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """LSTM over x (B, T, I) with the fused Triton kernels; arguments and results exactly as
-    `lstmkit.ops.reference.lstm` (already validated by `lstmkit.ops.dispatch`).
+def run(call: RecurrenceCall) -> Outputs:
+    """LSTM over call.x (B, T, I) with the fused Triton kernels; the semantics of
+    `lstmkit.ops.reference.lstm`, for a call that `TritonBackend.supports`.
 
     Runs in x's dtype (fp32, bf16, fp16; under `torch.autocast` in the autocast dtype) with the cell
     state and accumulations in fp32; fp32 dots are exact unless `torch.backends.cuda.matmul.allow_tf32`.
-    A projection (`weight_hr`) or an activation given as a callable runs on the reference instead.
     """
-    act = _host.ACT_CODES.get(activation_name(activation) or "")
-    ract = _host.ACT_CODES.get(activation_name(recurrent_activation) or "")
-    if weight_hr is not None or act is None or ract is None:
-        return reference.lstm(
-            x, weight_ih, weight_hh, bias_ih, bias_hh, weight_hr=weight_hr, h0=h0, c0=c0, mask=mask,
-            reverse=reverse, activation=activation, recurrent_activation=recurrent_activation,
-            input_dropout_mask=input_dropout_mask, recurrent_dropout_mask=recurrent_dropout_mask,
-            zero_output_for_mask=zero_output_for_mask)
-    args = _host.cast_all(_host.autocast_dtype(x), x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0,
-                          input_dropout_mask, recurrent_dropout_mask)
+    act = _host.ACT_CODES[activation_name(call.activation) or ""]
+    ract = _host.ACT_CODES[activation_name(call.recurrent_activation) or ""]
+    args = _host.cast_all(_host.autocast_dtype(call.x), call.x, call.weight_ih, call.weight_hh, call.bias_ih,
+                          call.bias_hh, call.h0, call.c0, call.input_dropout_mask, call.recurrent_dropout_mask)
     x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, dm_x, dm_h = args
     with _host.autocast_off(x):
-        return _LSTMFunction.apply(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, mask, dm_x, dm_h,
-                                   reverse, act, ract, zero_output_for_mask)
+        return _LSTMFunction.apply(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, call.mask, dm_x, dm_h,
+                                   call.reverse, act, ract, call.zero_output_for_mask)
