@@ -304,3 +304,31 @@ def test_compiled_kernel_flushes_subnormals():
             grads[name] = torch.autograd.grad((out * 1e-38).sum(), [x, w["weight_ih"], w["weight_hh"]])
     assert sum(subnormals(g) for g in grads["python"]) > 0  # the case does produce subnormals
     assert sum(subnormals(g) for g in grads["compiled"]) == 0
+
+
+def test_the_argument_struct_is_built_from_the_librarys_own_layout():
+    kernel = build.load()
+    if kernel is None:
+        pytest.skip(f"no compiled kernel here: {build.info().reason}")
+    lib = kernel._lib
+    layout, size = lib.lk_args_layout().decode(), lib.lk_args_size()
+    struct = build.args_struct(layout, size)
+    assert [name for name, _ in struct._fields_] == [item.split(" ")[0] for item in layout.split(";") if item]
+    fields = layout.split(";")
+    moved = ";".join([fields[0], fields[1].rsplit(" ", 1)[0] + " 5", *fields[2:]])  # dtype at byte 5
+    with pytest.raises(RuntimeError, match=r"LkArgs\.dtype sits at byte 5 in the library but at 4 in ctypes"):
+        build.args_struct(moved, size)
+    with pytest.raises(RuntimeError, match=f"LkArgs has {size + 8} bytes in the library but {size} in ctypes"):
+        build.args_struct(layout, size + 8)
+    without_dX = ";".join(f for f in fields if not f.startswith("dX "))
+    with pytest.raises(RuntimeError, match=r"lacks the fields \['dX'\]"):
+        build.args_struct(without_dX, size)
+
+
+def test_the_abi_number_is_read_from_the_kernel_source():
+    assert build._abi_version(b"// x\n#define LK_ABI_VERSION 42\n") == 42
+    with pytest.raises(RuntimeError, match="defines no LK_ABI_VERSION"):
+        build._abi_version(b"int main() {}\n")
+    kernel = build.load()
+    if kernel is not None:
+        assert kernel._lib.lk_abi_version() == build._abi_version(build.SOURCE.read_bytes())

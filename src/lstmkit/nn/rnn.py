@@ -19,7 +19,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from lstmkit import ops
 from lstmkit.ops.activations import Activation
-from lstmkit.ops.checks import normalize_mask
+from lstmkit.ops.checks import normalize_mask, quiet_under_jit_trace
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
@@ -145,6 +145,7 @@ class _RNNBase(nn.Module):
             )
         return s
 
+    @quiet_under_jit_trace
     def forward(
         self,
         input: torch.Tensor | PackedSequence,

@@ -5,7 +5,35 @@ Dimensions: B batch, T time, I input features, H hidden units, P projection size
 
 from __future__ import annotations
 
+import functools
+import warnings
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
 import torch
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def quiet_under_jit_trace(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run `fn` without torch.jit.trace's warnings about tensors turned into Python booleans.
+
+    Under tracing, sizes are tensors, and every shape check (`if B == 0`) warns that the trace "might
+    not generalize". These checks only guard the input and never flow into the outputs, so the
+    warnings say nothing true; the one thing that would fix a length, a Python loop over time, raises
+    instead (`lstmkit.ops.dispatch.run`)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if not torch.jit.is_tracing():
+            return fn(*args, **kwargs)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Converting a tensor to a Python boolean",
+                                    category=torch.jit.TracerWarning)
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def _fmt(shape: tuple[int, ...] | torch.Size) -> str:

@@ -148,8 +148,7 @@ def _absent(like: torch.Tensor) -> torch.Tensor:
     return like.new_empty(0)
 
 
-@torch.library.custom_op("lstmkit::cpu_recurrence", mutates_args=(), device_types="cpu")
-def recurrence_op(
+def _recurrence(
     x: torch.Tensor, weight_ih: torch.Tensor, weight_hh: torch.Tensor, bias_ih: torch.Tensor | None,
     bias_hh: torch.Tensor | None, h0: torch.Tensor, c0: torch.Tensor | None, mask: torch.Tensor | None,
     in_mask: torch.Tensor | None, rec_mask: torch.Tensor | None, kind: str, reverse: bool, act: str, rec_act: str,
@@ -181,6 +180,9 @@ def recurrence_op(
     return tuple(_absent(x) if t is None else t for t in outs)  # type: ignore[return-value]
 
 
+recurrence_op = torch.library.custom_op("lstmkit::cpu_recurrence", _recurrence, mutates_args=(), device_types="cpu")
+
+
 @recurrence_op.register_fake
 def _(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, mask, in_mask, rec_mask, kind, reverse, act, rec_act,
       zero_output, reset_after, training, impl):  # type: ignore[no-untyped-def]
@@ -193,8 +195,7 @@ def _(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, mask, in_mask, rec_mask
             *(x.new_empty(_saved_shape(n, T, B, I + H, GH, H)) if n in saved else _absent(x) for n in _SAVED))
 
 
-@torch.library.custom_op("lstmkit::cpu_recurrence_backward", mutates_args=(), device_types="cpu")
-def recurrence_backward_op(
+def _recurrence_backward(
     dY: torch.Tensor | None, dhN: torch.Tensor | None, dcN: torch.Tensor | None, x: torch.Tensor,
     weight_ih: torch.Tensor, weight_hh: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor | None,
     mask: torch.Tensor | None, in_mask: torch.Tensor | None, rec_mask: torch.Tensor | None, XH: torch.Tensor,
@@ -252,6 +253,10 @@ def recurrence_backward_op(
     return tuple(_absent(x) if t is None else t for t in outs)  # type: ignore[return-value]
 
 
+recurrence_backward_op = torch.library.custom_op(
+    "lstmkit::cpu_recurrence_backward", _recurrence_backward, mutates_args=(), device_types="cpu")
+
+
 @recurrence_backward_op.register_fake
 def _(dY, dhN, dcN, x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, XH, G, C, TC, HN, Hprev, kind,
       reverse, act, rec_act, zero_output, reset_after, impl, need_x, need_weights):  # type: ignore[no-untyped-def]
@@ -280,10 +285,14 @@ def _setup_context(ctx, inputs, output) -> None:  # type: ignore[no-untyped-def]
 
 
 def _backward(ctx, dY, dhN, dcN, *_saved_grads):  # type: ignore[no-untyped-def]
+    return _gradients(recurrence_backward_op, ctx, dY, dhN, dcN)
+
+
+def _gradients(backward_op, ctx, dY, dhN, dcN):  # type: ignore[no-untyped-def]
     need = ctx.needs_input_grad
     x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, *saved = ctx.saved_tensors
     need_weights = any(need[i] for i in (_W_IH, _W_HH, _B_IH, _B_HH))
-    dX, dW_ih, dW_hh, db_ih, db_hh, dh0, dc0 = recurrence_backward_op(
+    dX, dW_ih, dW_hh, db_ih, db_hh, dh0, dc0 = backward_op(
         dY, dhN, dcN, x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, *saved, *ctx.cfg,
         need_x=need[_X], need_weights=need_weights)
     grads = (dX, dW_ih, dW_hh, db_ih, db_hh, dh0, dc0)
@@ -291,6 +300,25 @@ def _backward(ctx, dY, dhN, dcN, *_saved_grads):  # type: ignore[no-untyped-def]
 
 
 recurrence_op.register_autograd(_backward, setup_context=_setup_context)
+
+
+class _EagerRecurrence(torch.autograd.Function):
+    """The same two ops' implementations and autograd formula, called directly in eager mode.
+
+    Why: the dispatcher and custom_op's autograd wrapper cost about 115 µs per call with gradients
+    and 37 µs without (an LSTM at B=1, T=100, H=8 on the 2-core Xeon: 172 µs through the op
+    against 58 µs for the kernel itself). torch.compile, torch.export and torch.jit.trace
+    always see the op (`CpuBackend.run`)."""
+
+    @staticmethod
+    def forward(ctx, *inputs):  # type: ignore[no-untyped-def, override]
+        outputs = _recurrence(*inputs)
+        _setup_context(ctx, inputs, outputs)
+        return outputs
+
+    @staticmethod
+    def backward(ctx, dY, dhN, dcN, *_saved_grads):  # type: ignore[no-untyped-def, override]
+        return _gradients(_recurrence_backward, ctx, dY, dhN, dcN)
 
 
 class CpuBackend:
@@ -326,9 +354,14 @@ class CpuBackend:
         training = training and (torch.is_grad_enabled() or torch.jit.is_tracing())
         # torch.compile cannot read a ContextVar: compiled code runs the process-wide default
         impl = _DEFAULT_IMPLEMENTATION if torch.compiler.is_compiling() else _IMPLEMENTATION.get()
-        Y, hN, cN, *_ = recurrence_op(
-            *weights, call.mask, call.input_dropout_mask, call.recurrent_dropout_mask, call.kind, call.reverse, act,
-            rec_act, call.zero_output_for_mask, call.kind == "gru" and call.reset_after, training, impl)
+        inputs = (*weights, call.mask, call.input_dropout_mask, call.recurrent_dropout_mask, call.kind, call.reverse,
+                  act, rec_act, call.zero_output_for_mask, call.kind == "gru" and call.reset_after, training, impl)
+        if torch.compiler.is_compiling() or torch.jit.is_tracing():
+            Y, hN, cN, *_ = recurrence_op(*inputs)
+        elif training:
+            Y, hN, cN, *_ = _EagerRecurrence.apply(*inputs)
+        else:
+            Y, hN, cN, *_ = _recurrence(*inputs)
         return (Y, hN, cN) if call.kind == "lstm" else (Y, hN)
 
 

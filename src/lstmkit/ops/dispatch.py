@@ -22,7 +22,7 @@ from lstmkit.ops import cpu, reference
 from lstmkit.ops import triton as triton_backend
 from lstmkit.ops.activations import Activation
 from lstmkit.ops.call import Backend, Kind, Outputs, RecurrenceCall
-from lstmkit.ops.checks import check_dropout_mask, check_param, check_sequence, normalize_mask
+from lstmkit.ops.checks import check_dropout_mask, check_param, check_sequence, normalize_mask, quiet_under_jit_trace
 
 
 class Registry:
@@ -174,6 +174,7 @@ def _state(s: torch.Tensor | None, B: int, size: int, name: str, x: torch.Tensor
     return s
 
 
+@quiet_under_jit_trace
 def lstm(
     x: torch.Tensor,
     weight_ih: torch.Tensor,
@@ -224,6 +225,7 @@ def lstm(
     return out[0], out[1], out[2]
 
 
+@quiet_under_jit_trace
 def gru(
     x: torch.Tensor,
     weight_ih: torch.Tensor,
@@ -262,6 +264,7 @@ def gru(
     return out[0], out[1]
 
 
+@quiet_under_jit_trace
 def simple_rnn(
     x: torch.Tensor,
     weight_ih: torch.Tensor,

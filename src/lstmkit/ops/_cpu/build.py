@@ -60,6 +60,9 @@ def args_struct(layout: str, size: int) -> type[ctypes.Structure]:
         if kind not in _CTYPES:
             raise RuntimeError(f"the kernel library describes field {name!r} with unknown kind {kind!r}")
         fields.append((name, _CTYPES[kind]))
+    missing = set(_SET_BY_PYTHON) - {name for name, _ in fields}
+    if missing:
+        raise RuntimeError(f"the kernel library's LkArgs lacks the fields {sorted(missing)}")
     struct = type("LkArgs", (ctypes.Structure,), {"_fields_": fields})
     for item in filter(None, layout.split(";")):
         name, _, offset = item.split(" ")
@@ -68,9 +71,6 @@ def args_struct(layout: str, size: int) -> type[ctypes.Structure]:
                                f"{getattr(struct, name).offset} in ctypes")
     if ctypes.sizeof(struct) != size:
         raise RuntimeError(f"LkArgs has {size} bytes in the library but {ctypes.sizeof(struct)} in ctypes")
-    missing = set(_SET_BY_PYTHON) - {name for name, _ in fields}
-    if missing:
-        raise RuntimeError(f"the kernel library's LkArgs lacks the fields {sorted(missing)}")
     return struct
 
 
