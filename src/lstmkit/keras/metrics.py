@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from lstmkit.keras import losses as losses_mod
+from lstmkit.keras.layers.layer import to_snake_case
 
 
 class Metric:
@@ -46,8 +47,6 @@ class Metric:
 
 
 def _snake(name: str) -> str:
-    from lstmkit.keras.layers.layer import to_snake_case
-
     return to_snake_case(name)
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from lstmkit.keras.keras_tensor import KerasTensor, Node, flatten, map_structure
 from lstmkit.keras.layers.core import InputLayer
 from lstmkit.keras.layers.layer import Layer, fmt_shape, to_tensor, training_mode
+from lstmkit.keras.layers.wrappers import layer_from_config, layer_to_config
 from lstmkit.keras.models.model import Model
 
 
@@ -147,13 +149,54 @@ class Functional(Model):
         self.built = True
 
     def get_config(self) -> dict[str, Any]:
-        from lstmkit.keras.models.saving import functional_config
-
-        return functional_config(self)
+        input_nodes = [t.node for t in self._input_tensors]
+        nodes = input_nodes + list(self._nodes)
+        node_ids = {id(n): i for i, n in enumerate(nodes)}
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "layers": [layer_to_config(layer) for layer in self.layers],
+            "nodes": [{"layer": n.layer.name, "args": map_structure(lambda a: _ref(a, node_ids), list(n.args)),
+                       "kwargs": map_structure(lambda a: _ref(a, node_ids), dict(n.kwargs))}
+                      for n in nodes],
+            "inputs": map_structure(lambda t: _ref(t, node_ids), self._inputs_structure),
+            "outputs": map_structure(lambda t: _ref(t, node_ids), self._outputs_structure),
+        }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Functional:
-        from lstmkit.keras.models.saving import functional_from_config
+        layers = {spec["config"]["name"]: layer_from_config(spec) for spec in config["layers"]}
+        produced: list[Any] = []
+        for node in config["nodes"]:
+            layer = layers[node["layer"]]
+            if isinstance(layer, InputLayer):
+                produced.append(layer.output_tensor)
+                continue
+            args = _resolve(node["args"], produced)
+            kwargs = _resolve(node["kwargs"], produced)
+            produced.append(layer(*args, **kwargs))
+        inputs = _resolve(config["inputs"], produced)
+        outputs = _resolve(config["outputs"], produced)
+        return cls(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))
 
-        return functional_from_config(config)
+
+def _ref(t: Any, node_ids: dict[int, int]) -> Any:
+    """A KerasTensor in a config: [index of the node that made it, its index among the node's outputs]."""
+    if isinstance(t, KerasTensor):
+        return {"__keras_tensor__": [node_ids[id(t.node)], t.index]}
+    if isinstance(t, torch.Tensor | np.ndarray):
+        raise ValueError("a functional model whose layer calls take constant tensors cannot be saved to a config")
+    return t
+
+
+def _resolve(value: Any, produced: list[Any]) -> Any:
+    if isinstance(value, dict) and set(value) == {"__keras_tensor__"}:
+        node, index = value["__keras_tensor__"]
+        outputs = produced[node]
+        return outputs if not isinstance(outputs, (list, tuple)) else flatten(outputs)[index]
+    if isinstance(value, list):
+        return [_resolve(v, produced) for v in value]
+    if isinstance(value, dict):
+        return {k: _resolve(v, produced) for k, v in value.items()}
+    return value
 

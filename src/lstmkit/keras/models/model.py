@@ -9,8 +9,13 @@ from typing import Any
 
 from torch import nn
 
-from lstmkit.keras.layers.layer import Layer, get_mask
+from lstmkit.keras.layers.layer import LAYER_CLASSES, Layer, get_mask
+from lstmkit.keras.layers.recurrent import RNN
+from lstmkit.keras.layers.wrappers import layer_from_config
+from lstmkit.keras.models.saving import load_weights, model_config, save_model, save_weights
+from lstmkit.keras.models.summary import summary_text
 from lstmkit.keras.models.training import Trainer
+from lstmkit.ops import backends
 
 
 class Model(Trainer, Layer):
@@ -18,9 +23,9 @@ class Model(Trainer, Layer):
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Model:
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
-            from lstmkit.keras.models.functional import Functional
-
-            return super().__new__(Functional)
+            # Keras' Model(inputs, outputs) is a Functional; looked up by name so this module need not
+            # import its own subclass (functional.py defines it, keras.models imports both)
+            return super().__new__(LAYER_CLASSES["Functional"])
         return super().__new__(cls)
 
     def __init__(self, *args: Any, name: str | None = None, trainable: bool = True, **kwargs: Any) -> None:
@@ -77,9 +82,6 @@ class Model(Trainer, Layer):
     # ----- lstmkit extras ---------------------------------------------------------------------
     def set_backend(self, backend: str) -> None:
         """Run every recurrent layer on this lstmkit.ops backend ("auto", "reference", or a registered one)."""
-        from lstmkit.keras.layers.recurrent import RNN
-        from lstmkit.ops import backends
-
         if backend != "auto" and backend not in backends():
             raise ValueError(f"unknown backend {backend!r}: expected 'auto' or one of {backends()}")
         for module in self.modules():
@@ -88,8 +90,6 @@ class Model(Trainer, Layer):
 
     def reset_states(self) -> None:
         """Zero the kept states of every stateful layer."""
-        from lstmkit.keras.layers.recurrent import RNN
-
         for module in self.modules():
             if isinstance(module, RNN) and module.stateful:
                 module.reset_state()
@@ -100,8 +100,6 @@ class Model(Trainer, Layer):
     def summary(self, line_length: int | None = None, positions: Any = None, print_fn: Any = None,
                 expand_nested: bool = False, show_trainable: bool = False, layer_range: Any = None) -> None:
         """Print Keras' table: layer (type), output shape, parameter count, then the totals."""
-        from lstmkit.keras.models.summary import summary_text
-
         text = summary_text(self, line_length=line_length, show_trainable=show_trainable)
         if print_fn is None:
             print(text)
@@ -111,21 +109,22 @@ class Model(Trainer, Layer):
     def save(self, filepath: str | os.PathLike, overwrite: bool = True, include_optimizer: bool = True) -> None:
         """Write a `.keras` file: a zip of config.json (architecture, compile settings) and
         model.weights.safetensors (weights in Keras' layout, and the optimizer's state). No pickle."""
-        from lstmkit.keras.models.saving import save_model
-
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath: str | os.PathLike, overwrite: bool = True) -> None:
         """Write the weights (Keras' layout and order) to a safetensors file (name it `*.weights.safetensors`)."""
-        from lstmkit.keras.models.saving import save_weights
-
         save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath: str | os.PathLike, skip_mismatch: bool = False) -> None:
         """Load weights written by `save_weights` or held in a `.keras` file."""
-        from lstmkit.keras.models.saving import load_weights
-
         load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Model:
+        """`Model` in a config is Keras' name for a functional model."""
+        if cls is Model:
+            return layer_from_config({"class_name": "Functional", "config": config})  # type: ignore[return-value]
+        return super().from_config(config)  # type: ignore[no-any-return]
 
     def get_config(self) -> dict[str, Any]:
         raise NotImplementedError(
@@ -134,6 +133,4 @@ class Model(Trainer, Layer):
         )
 
     def to_json(self, **kwargs: Any) -> str:
-        from lstmkit.keras.models.saving import model_config
-
         return json.dumps(model_config(self), **kwargs)

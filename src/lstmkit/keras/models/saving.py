@@ -24,105 +24,24 @@ import torch
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
+from lstmkit import __version__
 from lstmkit.io import atomic_write_bytes
-from lstmkit.keras.keras_tensor import KerasTensor, flatten, map_structure
-from lstmkit.keras.layers.core import InputLayer
 from lstmkit.keras.layers.layer import Layer, fmt_shape
-from lstmkit.keras.layers.wrappers import layer_from_config, layer_to_config
+from lstmkit.keras.layers.wrappers import layer_from_config
+from lstmkit.keras.losses import get as get_loss
+from lstmkit.keras.metrics import get as get_metric
+from lstmkit.keras.optimizers import get as get_optimizer
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.safetensors"
 
 
 # ----- configs ----------------------------------------------------------------------------------
-def sequential_config(model: Any) -> dict[str, Any]:
-    layers = [layer_to_config(layer) for layer in model.layers]
-    if model._input_layer is not None:
-        layers.insert(0, layer_to_config(model._input_layer))
-    shape = model._build_input_shape
-    return {"name": model.name, "trainable": model.trainable, "layers": layers,
-            "build_input_shape": None if shape is None else list(shape)}
-
-
-def sequential_from_config(config: dict[str, Any]) -> Any:
-    from lstmkit.keras.models.sequential import Sequential
-
-    model = Sequential(name=config.get("name"), trainable=config.get("trainable", True))
-    for spec in config["layers"]:
-        layer = layer_from_config(spec)
-        model.add(layer.output_tensor if isinstance(layer, InputLayer) else layer)
-    shape = config.get("build_input_shape")
-    if not model.built and shape is not None:
-        model.build(tuple(shape))
-    return model
-
-
-def _ref(t: Any, node_ids: dict[int, int]) -> Any:
-    if isinstance(t, KerasTensor):
-        return {"__keras_tensor__": [node_ids[id(t.node)], t.index]}
-    if isinstance(t, torch.Tensor | np.ndarray):
-        raise ValueError("a functional model whose layer calls take constant tensors cannot be saved to a config")
-    return t
-
-
-def functional_config(model: Any) -> dict[str, Any]:
-    input_nodes = [t.node for t in model._input_tensors]
-    nodes = input_nodes + list(model._nodes)
-    node_ids = {id(n): i for i, n in enumerate(nodes)}
-    return {
-        "name": model.name,
-        "trainable": model.trainable,
-        "layers": [layer_to_config(layer) for layer in model.layers],
-        "nodes": [{"layer": n.layer.name, "args": map_structure(lambda a: _ref(a, node_ids), list(n.args)),
-                   "kwargs": map_structure(lambda a: _ref(a, node_ids), dict(n.kwargs))}
-                  for n in nodes],
-        "inputs": map_structure(lambda t: _ref(t, node_ids), model._inputs_structure),
-        "outputs": map_structure(lambda t: _ref(t, node_ids), model._outputs_structure),
-    }
-
-
-def _resolve(value: Any, produced: list[Any]) -> Any:
-    if isinstance(value, dict) and set(value) == {"__keras_tensor__"}:
-        node, index = value["__keras_tensor__"]
-        outputs = produced[node]
-        return outputs if not isinstance(outputs, (list, tuple)) else flatten(outputs)[index]
-    if isinstance(value, list):
-        return [_resolve(v, produced) for v in value]
-    if isinstance(value, dict):
-        return {k: _resolve(v, produced) for k, v in value.items()}
-    return value
-
-
-def functional_from_config(config: dict[str, Any]) -> Any:
-    from lstmkit.keras.models.functional import Functional
-
-    layers = {spec["config"]["name"]: layer_from_config(spec) for spec in config["layers"]}
-    produced: list[Any] = []
-    for node in config["nodes"]:
-        layer = layers[node["layer"]]
-        if isinstance(layer, InputLayer):
-            produced.append(layer.output_tensor)
-            continue
-        args = _resolve(node["args"], produced)
-        kwargs = _resolve(node["kwargs"], produced)
-        produced.append(layer(*args, **kwargs))
-    inputs = _resolve(config["inputs"], produced)
-    outputs = _resolve(config["outputs"], produced)
-    return Functional(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))
-
-
 def model_config(model: Any) -> dict[str, Any]:
     return {"class_name": type(model).__name__, "config": model.get_config()}
 
 
 def model_from_config(config: dict[str, Any], custom_objects: dict | None = None) -> Any:
-    from lstmkit.keras.models.functional import Functional
-    from lstmkit.keras.models.sequential import Sequential
-
-    cls_name = config.get("class_name")
-    if cls_name == "Sequential":
-        return Sequential.from_config(config["config"])
-    if cls_name in ("Functional", "Model"):
-        return Functional.from_config(config["config"])
+    """A model (or layer) from {"class_name", "config"}, by the registry of lstmkit.keras classes."""
     return layer_from_config(config)
 
 
@@ -155,7 +74,6 @@ def save_model(model: Any, filepath: str | os.PathLike, overwrite: bool = True, 
     _check_overwrite(path, overwrite)
     config = model_config(model)
     config["compile_config"] = getattr(model, "_compile_config", None) if getattr(model, "compiled", False) else None
-    from lstmkit import __version__
 
     metadata = {"lstmkit_version": __version__, "date_saved": time.strftime("%Y-%m-%d@%H:%M:%S"),
                 "format": "lstmkit.keras zip: config.json + model.weights.safetensors"}
@@ -194,9 +112,6 @@ def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None, 
                safe_mode: bool = True) -> Any:
     """Rebuild a model saved by `model.save()`: architecture, weights, and (if compiled) the compile settings
     and optimizer state, so training can resume."""
-    from lstmkit.keras.losses import get as get_loss
-    from lstmkit.keras.metrics import get as get_metric
-    from lstmkit.keras.optimizers import get as get_optimizer
 
     path = Path(filepath)
     config, blob = _read_zip(path)

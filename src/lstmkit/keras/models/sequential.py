@@ -9,6 +9,7 @@ from torch import nn
 from lstmkit.keras.keras_tensor import KerasTensor
 from lstmkit.keras.layers.core import InputLayer
 from lstmkit.keras.layers.layer import Layer, fmt_shape, to_tensor, training_mode
+from lstmkit.keras.layers.wrappers import layer_from_config, layer_to_config
 from lstmkit.keras.models.model import Model
 
 
@@ -137,12 +138,20 @@ class Sequential(Model):
         return self._build_input_shape
 
     def get_config(self) -> dict[str, Any]:
-        from lstmkit.keras.models.saving import sequential_config
-
-        return sequential_config(self)
+        layers = [layer_to_config(layer) for layer in self.layers]
+        if self._input_layer is not None:
+            layers.insert(0, layer_to_config(self._input_layer))
+        shape = self._build_input_shape
+        return {"name": self.name, "trainable": self.trainable, "layers": layers,
+                "build_input_shape": None if shape is None else list(shape)}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
-        from lstmkit.keras.models.saving import sequential_from_config
-
-        return sequential_from_config(config)
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for spec in config["layers"]:
+            layer = layer_from_config(spec)
+            model.add(layer.output_tensor if isinstance(layer, InputLayer) else layer)
+        shape = config.get("build_input_shape")
+        if not model.built and shape is not None:
+            model.build(tuple(shape))
+        return model

@@ -20,7 +20,7 @@ from lstmkit.keras import losses as losses_mod
 from lstmkit.keras import metrics as metrics_mod
 from lstmkit.keras import optimizers as optimizers_mod
 from lstmkit.keras.keras_tensor import map_structure
-from lstmkit.keras.layers.layer import training_mode
+from lstmkit.keras.layers.layer import Layer, training_mode
 from lstmkit.train import (
     CallbackList,
     IterableBatches,
@@ -426,8 +426,6 @@ def _repeat(batches: TensorBatches) -> Iterable:
 
 
 def _regularized_layers(model: Any) -> Iterable:
-    from lstmkit.keras.layers.layer import Layer
-
     for module in model.modules():
         if isinstance(module, Layer) and (module.activity_regularizer is not None
                                           or any(s.regularizer is not None for s in module._weight_specs)):
