@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def environment() -> dict[str, Any]:
     import lstmkit
     from lstmkit import ops
-    from lstmkit.experiments.base import machine_info
+    from lstmkit.runtime import machine_info
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT,
                             check=False).stdout.strip()

@@ -36,19 +36,14 @@ GOALS = {"imdb": "best val acc: SimpleRNN >= 0.85, LSTM >= 0.89, BiLSTM >= 0.88 
 def record(out: Path, seconds: float | None, command: str) -> dict[str, Any]:
     metrics = json.loads((out / "metrics.json").read_text())
     config = json.loads((out / "config.json").read_text())
-    row = {"experiment": config.get("experiment") or _guess(config["config"], metrics),
+    if "experiment" not in config:
+        raise SystemExit(f"{out / 'config.json'} names no experiment (written before run folders recorded it); "
+                         "re-run it with `lstmkit run`")
+    row = {"experiment": config["experiment"],
            "config": config["config"], "run_machine": config.get("machine"), "metrics": metrics,
            "wall_seconds": seconds, "command": command, "environment": environment()}
     append_jsonl(RESULTS, row)
     return row
-
-
-def _guess(config: dict[str, Any], metrics: dict[str, Any]) -> str:
-    if "baseline_test_mae" in metrics or "horizon" in config:
-        return "temperature"
-    if "tags" in metrics or "dev_accuracy" in metrics:
-        return "pos"
-    return "imdb"
 
 
 def _fmt(v: Any, spec: str = ".4f") -> str:

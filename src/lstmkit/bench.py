@@ -148,8 +148,8 @@ def table(results: list[Result]) -> str:
 def main(kinds: list[str], shapes: list[tuple[int, int, int, int]], dtype: str, device: str, backend: str,
          repeats: int, json_path: str | None = None) -> list[Result]:
     """What `lstmkit bench` runs: measure every (shape, kind), print the table, optionally write JSON."""
-    from lstmkit.experiments.base import machine_info, resolve_device
     from lstmkit.io import write_json
+    from lstmkit.runtime import machine_info, resolve_device
 
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")

@@ -107,7 +107,9 @@ def test_every_model_trains_and_writes_its_files(cached, tmp_path, model):
     assert history["val_mae_degC"][0] == pytest.approx(history["val_mae"][0] * saved["target_std"])
     assert (out / "curves.png").read_bytes().startswith(PNG)
     assert (out / "forecast.png").read_bytes().startswith(PNG)
-    assert json.loads((out / "config.json").read_text())["config"]["model"] == model
+    written = json.loads((out / "config.json").read_text())
+    assert written["config"]["model"] == model
+    assert written["experiment"] == "temperature"  # the run folder names its experiment
 
 
 def test_saved_model_predicts_the_reported_test_mae(cached, tmp_path):

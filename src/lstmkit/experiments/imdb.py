@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from lstmkit.experiments.base import RunConfig, resolve_device, set_seed, start_run
+from lstmkit.experiments.base import RunConfig, start_run
 from lstmkit.experiments.reporting import print_results, save_curves
 from lstmkit.io import write_json
+from lstmkit.runtime import resolve_device, set_seed
 
 MODELS = ["simplernn", "lstm", "gru", "bilstm", "stacked-lstm", "conv1d", "conv1d-lstm"]
 SOURCES = ["indices", "text"]
@@ -37,6 +38,7 @@ START_CHAR, OOV_CHAR, INDEX_FROM = 1, 2, 3  # imdb.load_data's defaults, as Kera
 
 @dataclass
 class Config(RunConfig):
+    experiment = "imdb"
     model: str = field(default="lstm", metadata={"choices": MODELS, "help": "the network"})
     epochs: int = 10
     batch_size: int = 128

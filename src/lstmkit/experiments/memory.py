@@ -12,14 +12,16 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from lstmkit.experiments.base import RunConfig, resolve_device, set_seed, start_run
+from lstmkit.experiments.base import RunConfig, start_run
 from lstmkit.experiments.reporting import console
 from lstmkit.insight import tasks
 from lstmkit.io import atomic_savefig, write_json
+from lstmkit.runtime import resolve_device, set_seed
 
 
 @dataclass
 class Config(RunConfig):
+    experiment = "memory"
     model: str = field(default="all", metadata={"choices": ["all", *tasks.MODELS], "help": "which recurrence"})
     epochs: int = field(default=1, metadata={"help": "unused: training runs --steps batches of fresh sequences"})
     batch_size: int = 64

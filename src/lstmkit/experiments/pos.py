@@ -31,9 +31,10 @@ import torch
 from torch import nn
 
 import lstmkit.nn
-from lstmkit.experiments.base import RunConfig, resolve_device, set_seed, start_run
+from lstmkit.experiments.base import RunConfig, start_run
 from lstmkit.experiments.reporting import epoch_progress, load_model_files, print_results, save_curves, save_model
 from lstmkit.io import atomic_savefig, write_json
+from lstmkit.runtime import resolve_device, set_seed
 
 PAD, UNK = 0, 1
 IGNORE = -100  # the tag of padding: cross_entropy's ignore_index
@@ -42,6 +43,7 @@ TAG_SETS = ["upos", "xpos"]
 
 @dataclass
 class Config(RunConfig):
+    experiment = "pos"
     model: str = field(default="bilstm", metadata={"choices": ["bilstm"], "help": "the tagger"})
     epochs: int = 20
     batch_size: int = 32

@@ -25,9 +25,10 @@ from lstmkit.data.sequence import TimeseriesDataset
 from lstmkit.data.series import Table
 from lstmkit.data.weather import load_beijing
 from lstmkit.data.windows import ForecastData, Windows, forecast_windows
-from lstmkit.experiments.base import RunConfig, resolve_device, set_seed, start_run
+from lstmkit.experiments.base import RunConfig, start_run
 from lstmkit.experiments.reporting import console, print_results, save_curves
 from lstmkit.io import atomic_savefig, write_json
+from lstmkit.runtime import resolve_device, set_seed
 
 MODELS = ["baseline", "dense", "lstm", "gru", "gru-dropout", "stacked-gru", "bigru", "conv1d-gru"]
 TARGET = "TEMP"
@@ -38,6 +39,7 @@ CONV_MIN_LOOKBACK = 19
 
 @dataclass
 class Config(RunConfig):
+    experiment = "temperature"
     model: str = field(default="gru", metadata={"choices": MODELS, "help": "the network, or the common-sense "
                                                 "baseline (no training)"})
     epochs: int = field(default=20, metadata={"help": "at most this many passes over the training windows "

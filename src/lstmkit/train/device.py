@@ -1,4 +1,4 @@
-"""Where training runs: CUDA when present, else the CPU; moving nested batches there."""
+"""Moving nested batches to the device training runs on (chosen by `lstmkit.runtime.resolve_device`)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,11 @@ from typing import Any
 
 import torch
 
+from lstmkit.runtime import default_device, resolve_device
 
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def resolve(device: str | torch.device | None) -> torch.device:
-    """None or "auto" -> the default device; "cuda" without CUDA is an error, not a silent fallback."""
-    if device is None or device == "auto":
-        return default_device()
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but no CUDA device is available; use 'cpu' or 'auto'")
-    return device
+# the names train/ has always exported
+resolve = resolve_device
+__all__ = ["default_device", "move", "resolve"]
 
 
 def move(batch: Any, device: torch.device) -> Any:

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import random
-
-import numpy as np
-import torch
+from lstmkit.runtime import set_seed
 
 
 def set_random_seed(seed: int) -> None:
-    if not isinstance(seed, int):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
-    random.seed(seed)
-    np.random.seed(seed)  # noqa: NPY002 - Keras seeds the global NumPy generator too
-    torch.manual_seed(seed)
+    set_seed(seed)

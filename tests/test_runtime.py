@@ -1,0 +1,36 @@
+"""lstmkit.runtime: seeding, the choice of device, and the machine's description."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from lstmkit import runtime
+
+
+def test_set_seed_repeats_every_generator():
+    draws = []
+    for _ in range(2):
+        runtime.set_seed(7)
+        draws.append((random.random(), np.random.rand(), torch.rand(1).item()))  # noqa: NPY002
+    assert draws[0] == draws[1]
+    with pytest.raises(ValueError, match="seed must be an integer, got 1.5"):
+        runtime.set_seed(1.5)  # type: ignore[arg-type]
+
+
+def test_resolve_device():
+    assert runtime.resolve_device("cpu") == torch.device("cpu")
+    assert runtime.resolve_device(None) == runtime.resolve_device("auto") == runtime.default_device()
+    with pytest.raises(ValueError, match=r"device must be 'cpu', 'cuda' \(or 'cuda:N'\) or 'auto', got 'gpu'"):
+        runtime.resolve_device("gpu")
+    with pytest.raises(ValueError, match="device must be .* got 'meta'"):
+        runtime.resolve_device("meta")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device is available"):
+            runtime.resolve_device("cuda:0")
+
+
+def test_machine_info_names_the_processor_and_versions():
+    info = runtime.machine_info()
+    assert info["torch"] == torch.__version__ and info["processor"] and info["cpu_threads"] >= 1
