@@ -23,6 +23,8 @@ from typing import Any
 
 import torch
 
+from lstmkit import shapes
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from common import append_jsonl, environment  # noqa: E402
@@ -64,10 +66,10 @@ def train_gflop(kind: str, B: int, T: int, I: int, H: int) -> float:
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--kinds", default="lstm,gru,simple_rnn")
-    p.add_argument("--hidden", default="32,128,256")
-    p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--steps", type=int, default=500)
-    p.add_argument("--input", type=int, default=32)
+    p.add_argument("--hidden", default=",".join(str(s[3]) for s in shapes.CPU))
+    p.add_argument("--batch", type=int, default=shapes.IMDB[0])
+    p.add_argument("--steps", type=int, default=shapes.IMDB[1])
+    p.add_argument("--input", type=int, default=shapes.IMDB[2])
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--backend", default="cpu")

@@ -29,15 +29,11 @@ from pathlib import Path
 
 import torch
 
-SHAPES = {  # name: (B, T, I, H), issue 7
-    "B128_T500_I32_H32": (128, 500, 32, 32),  # the classic IMDB model's LSTM(32)
-    "B64_T256_I256_H256": (64, 256, 256, 256),
-    "B32_T512_I512_H512": (32, 512, 512, 512),
-    "B16_T1024_I1024_H1024": (16, 1024, 1024, 1024),
-    "B1_T1000_I256_H256": (1, 1000, 256, 256),  # streaming
-}
-QUICK_SHAPES = {"B8_T50_I16_H32": (8, 50, 16, 32), "B4_T40_I64_H200": (4, 40, 64, 200)}
-SMOKE_SHAPES = {"B3_T4_I5_H6": (3, 4, 5, 6)}
+from lstmkit import shapes  # benchmarks/gpu_all.sh puts src/ on PYTHONPATH
+
+SHAPES = {shapes.name(s): s for s in shapes.GPU}  # name: (B, T, I, H), from lstmkit.shapes
+QUICK_SHAPES = {shapes.name(s): s for s in shapes.GPU_QUICK}
+SMOKE_SHAPES = {shapes.name(s): s for s in shapes.SMOKE}
 PRECISIONS = {"fp32": (torch.float32, False), "tf32": (torch.float32, True), "bf16": (torch.bfloat16, False),
               "fp16": (torch.float16, False)}
 MODULES = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "simple_rnn": torch.nn.RNN}

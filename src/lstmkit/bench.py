@@ -13,14 +13,16 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from lstmkit import shapes
+
+if TYPE_CHECKING:
+    import torch
 
 KINDS = ("lstm", "gru", "simple_rnn")
-DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16, "float16": torch.float16}
-# the classic IMDB shape first (Embedding(10000, 32) -> LSTM(32), batch 128, 500 tokens)
-DEFAULT_SHAPES = ((128, 500, 32, 32), (128, 500, 32, 128), (128, 500, 32, 256))
+DTYPES = ("float32", "float64", "bfloat16", "float16")  # names: `lstmkit bench --help` imports no torch
+DEFAULT_SHAPES = shapes.CPU  # the classic IMDB shape first, then its larger hidden sizes
 
 
 @dataclass
@@ -48,6 +50,8 @@ class Result:
 
 
 def _timer(device: torch.device) -> Callable[[Callable[[], None]], float]:
+    import torch
+
     def timed(fn: Callable[[], None]) -> float:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -60,9 +64,13 @@ def _timer(device: torch.device) -> Callable[[Callable[[], None]], float]:
     return timed
 
 
-def measure(kind: str, shape: tuple[int, int, int, int], *, dtype: torch.dtype = torch.float32,
+def measure(kind: str, shape: tuple[int, int, int, int], *, dtype: str | torch.dtype = "float32",
             device: str | torch.device = "cpu", backend: str = "auto", repeats: int = 7, seed: int = 0) -> Result:
     """Time lstmkit.nn and torch.nn on one configuration; see the module docstring."""
+    import torch
+
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype)
     import lstmkit.nn
     from lstmkit import ops
 
@@ -160,7 +168,7 @@ def main(kinds: list[str], shapes: list[tuple[int, int, int, int]], dtype: str, 
     results = []
     for shape in shapes:
         for kind in kinds:
-            r = measure(kind, shape, dtype=DTYPES[dtype], device=dev, backend=backend, repeats=repeats)
+            r = measure(kind, shape, dtype=dtype, device=dev, backend=backend, repeats=repeats)
             results.append(r)
             print(f"{kind:10s} {shape}  train x{r.ratio_train:.2f}  fwd x{r.ratio_fwd:.2f}", flush=True)
     print(table(results))

@@ -20,14 +20,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from lstmkit import __version__
-from lstmkit.experiments import EXPERIMENTS, get_experiment
+from lstmkit.experiments import EXPERIMENTS, experiment_config, experiment_doc, get_experiment
 
 
 def _field_type(tp: Any) -> Any:
     """The argparse type of a dataclass field annotation (`int | None` -> int)."""
-    if isinstance(tp, str):
-        tp = {"int": int, "float": float, "str": str, "bool": bool, "int | None": int, "str | None": str,
-              "float | None": float}.get(tp, str)
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -36,9 +33,10 @@ def _field_type(tp: Any) -> Any:
 
 
 def _add_config_options(parser: argparse.ArgumentParser, config_cls: type) -> None:
+    hints = typing.get_type_hints(config_cls)  # the annotations as types, not strings
     for f in dataclasses.fields(config_cls):
         flag = "--" + f.name.replace("_", "-")
-        tp = _field_type(f.type)
+        tp = _field_type(hints[f.name])
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         help_text = f.metadata.get("help", "") + f" (default: {default})"
         if tp is bool:
@@ -57,13 +55,14 @@ def _run(argv: Sequence[str]) -> int:
               file=sys.stderr)
         return 2
     name, rest = argv[0], argv[1:]
-    module = get_experiment(name)
-    parser = argparse.ArgumentParser(prog=f"lstmkit run {name}", description=(module.__doc__ or "").strip())
-    _add_config_options(parser, module.Config)
+    config_cls = experiment_config(name)  # torch-free: the help answers at once
+    parser = argparse.ArgumentParser(prog=f"lstmkit run {name}", description=experiment_doc(name),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_config_options(parser, config_cls)
     args = parser.parse_args(rest)
     given = {k: v for k, v in vars(args).items() if v is not None}
-    config = module.Config(**given)
-    module.run(config)
+    config = config_cls(**given)
+    get_experiment(name).run(config)
     return 0
 
 

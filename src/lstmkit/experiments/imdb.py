@@ -17,74 +17,21 @@ safetensors weights, no pickle) and encoding.json (how to turn a text into the m
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
-from lstmkit.experiments.base import RunConfig, start_run
+from lstmkit.experiments import configs
+from lstmkit.experiments.base import start_run
+from lstmkit.experiments.configs import INDEX_FROM, OOV_CHAR, START_CHAR
+from lstmkit.experiments.configs import ImdbConfig as Config
+from lstmkit.experiments.configs import imdb_split_point as split_point
 from lstmkit.experiments.reporting import print_results, save_curves
 from lstmkit.io import write_json
 from lstmkit.runtime import resolve_device, set_seed
 
-MODELS = ["simplernn", "lstm", "gru", "bilstm", "stacked-lstm", "conv1d", "conv1d-lstm"]
-SOURCES = ["indices", "text"]
-# The shortest review length each convolutional body can read: Conv1D(7) -> MaxPool(5) -> Conv1D(7)
-# needs (L - 6) // 5 >= 7; Conv1D(7) -> MaxPool(5) -> LSTM needs (L - 6) // 5 >= 1.
-MIN_MAXLEN = {"conv1d": 41, "conv1d-lstm": 11}
-START_CHAR, OOV_CHAR, INDEX_FROM = 1, 2, 3  # imdb.load_data's defaults, as Keras
-
-
-@dataclass
-class Config(RunConfig):
-    experiment = "imdb"
-    model: str = field(default="lstm", metadata={"choices": MODELS, "help": "the network"})
-    epochs: int = 10
-    batch_size: int = 128
-    limit: int | None = field(default=None, metadata={"help": "use only the first N training reviews (after "
-                                                               "Keras' shuffle), the validation part included"})
-    source: str = field(default="indices", metadata={
-        "choices": SOURCES, "help": "Keras' word indices, or the raw text through lstmkit's tokenizer"})
-    num_words: int = field(default=10000, metadata={"help": "vocabulary size, padding and unknown ids included"})
-    maxlen: int = field(default=500, metadata={"help": "tokens kept per review (the last ones)"})
-    units: int = field(default=32, metadata={"help": "units of the recurrent layers"})
-    validation_split: float = field(default=0.2, metadata={"help": "held-out fraction at the end of the training "
-                                                                   "reviews"})
-    eval_limit: int | None = field(default=None, metadata={"help": "test on only the first N test reviews"})
-    out: str = "runs/imdb"
-
-    def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise ValueError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
-        if self.source not in SOURCES:
-            raise ValueError(f"source must be 'indices' or 'text', got {self.source!r}")
-        for name in ("epochs", "batch_size", "units", "maxlen"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.num_words <= INDEX_FROM:
-            raise ValueError(f"--num-words must be above {INDEX_FROM} (ids 0-{INDEX_FROM} are padding, start, "
-                             f"unknown and unused), got {self.num_words}")
-        if not 0.0 < self.validation_split < 1.0:
-            raise ValueError(f"--validation-split must be in (0, 1), got {self.validation_split}")
-        if self.limit is not None and not 0 < split_point(self.limit, self.validation_split) < self.limit:
-            raise ValueError(f"--limit {self.limit} with --validation-split {self.validation_split} leaves no review "
-                             "for training or none for validation; give a larger --limit")
-        if self.eval_limit is not None and self.eval_limit < 1:
-            raise ValueError(f"--eval-limit must be at least 1 test review, got {self.eval_limit}")
-        shortest = MIN_MAXLEN.get(self.model, 1)
-        if self.maxlen < shortest:
-            raise ValueError(f"--maxlen must be at least {shortest} for the {self.model} model (its convolutions and "
-                             f"pooling shorten the sequence), got {self.maxlen}")
-        from lstmkit.ops import backends
-
-        if self.backend != "auto" and self.backend not in backends():
-            raise ValueError(f"--backend must be 'auto' or one of {backends()}, got {self.backend!r}")
-
-
-def split_point(n: int, validation_split: float) -> int:
-    """Where Keras' `validation_split` cuts n samples: the first ones train, the rest validate."""
-    return math.floor(n * (1.0 - validation_split))
+MODELS, SOURCES, MIN_MAXLEN = configs.IMDB_MODELS, configs.SOURCES, configs.MIN_MAXLEN  # this experiment's names
 
 
 def build(config: Config) -> Any:

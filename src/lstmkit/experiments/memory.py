@@ -6,66 +6,17 @@ chance = 1/symbols) and `adding` (Hochreiter & Schmidhuber 1997; solved = absolu
 Writes metrics.json ({"results": [{"model", "length", "accuracy", ...}]}) and memory.png.
 """
 
-# No `from __future__ import annotations` here: lstmkit.cli reads the field types (list[int]) at run time.
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 import torch
 
-from lstmkit.experiments.base import RunConfig, start_run
+from lstmkit.experiments.base import start_run
+from lstmkit.experiments.configs import MemoryConfig as Config
 from lstmkit.experiments.reporting import console
 from lstmkit.insight import tasks
 from lstmkit.io import atomic_savefig, write_json
 from lstmkit.runtime import resolve_device, set_seed
-
-
-@dataclass
-class Config(RunConfig):
-    experiment = "memory"
-    model: str = field(default="all", metadata={"choices": ["all", *tasks.MODELS], "help": "which recurrence"})
-    epochs: int = field(default=1, metadata={"help": "unused: training runs --steps batches of fresh sequences"})
-    batch_size: int = 64
-    task: str = field(default="recall", metadata={"choices": list(tasks.TASKS), "help": "recall the first symbol, "
-                                                  "or the adding problem"})
-    lengths: list[int] = field(default_factory=lambda: [25, 50, 100, 200, 500],
-                               metadata={"help": "numbers of distractor steps L"})
-    hidden: int = field(default=32, metadata={"help": "hidden units, the same for every model"})
-    steps: int = field(default=300, metadata={"help": "training batches per model and length (at most)"})
-    lr: float = 1e-2
-    init: str = field(default="chrono", metadata={"choices": list(tasks.INITS), "help": "keras: glorot/orthogonal, "
-                      "forget bias 1; chrono: Keras' plus gate biases with time scales up to L (Tallec & Ollivier "
-                      "2018); torch: U(+-1/sqrt(H))"})
-    symbols: int = field(default=8, metadata={"help": "recall: label symbols (chance = 1/symbols)"})
-    distractors: int = field(default=8, metadata={"help": "recall: distractor symbols"})
-    eval_size: int = field(default=1000, metadata={"help": "held-out sequences per length"})
-    eval_every: int = 25
-    target: float | None = field(default=None, metadata={"help": "stop training once the held-out score reaches "
-                                                         "this (default 0.99 recall, 0.95 adding)"})
-    seeds: int = field(default=1, metadata={"help": "train each (model, length) from this many seeds (seed, "
-                                            "seed+1, ...); metrics.json lists every run and a summary per pair"})
-    quick: bool = field(default=False, metadata={"help": "lengths 10 and 60, at most 200 steps: under a minute"})
-    out: str = "runs/memory"
-
-    def __post_init__(self) -> None:
-        if self.quick:
-            self.lengths, self.steps, self.eval_size = [10, 60], min(self.steps, 200), min(self.eval_size, 500)
-        if not self.lengths:
-            raise ValueError("--lengths needs at least one length")
-        minimum = 1 if self.task == "recall" else 6
-        bad = [n for n in self.lengths if n < minimum]
-        if bad:
-            raise ValueError(f"--lengths must be >= {minimum} for the {self.task} task, got {bad}")
-        for name in ("hidden", "steps", "batch_size", "eval_size", "eval_every", "seeds"):
-            if getattr(self, name) < (0 if name == "steps" else 1):
-                raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
-
-    @property
-    def models(self) -> list[str]:
-        return list(tasks.MODELS) if self.model == "all" else [self.model]
-
-    @property
-    def goal(self) -> float:
-        return self.target if self.target is not None else (0.99 if self.task == "recall" else 0.95)
 
 
 def build(config: Config, kind: str, length: int) -> tasks.MemoryModel:

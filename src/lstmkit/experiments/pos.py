@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,58 +31,14 @@ import torch
 from torch import nn
 
 import lstmkit.nn
-from lstmkit.experiments.base import RunConfig, start_run
+from lstmkit.experiments.base import start_run
+from lstmkit.experiments.configs import PosConfig as Config
 from lstmkit.experiments.reporting import epoch_progress, load_model_files, print_results, save_curves, save_model
 from lstmkit.io import atomic_savefig, write_json
 from lstmkit.runtime import resolve_device, set_seed
 
 PAD, UNK = 0, 1
 IGNORE = -100  # the tag of padding: cross_entropy's ignore_index
-TAG_SETS = ["upos", "xpos"]
-
-
-@dataclass
-class Config(RunConfig):
-    experiment = "pos"
-    model: str = field(default="bilstm", metadata={"choices": ["bilstm"], "help": "the tagger"})
-    epochs: int = 20
-    batch_size: int = 32
-    limit: int | None = field(default=None, metadata={"help": "train on only the first N training sentences"})
-    tags: str = field(default="upos", metadata={"choices": TAG_SETS, "help": "which tag set"})
-    word_dim: int = 100
-    char_dim: int = 32
-    char_hidden: int = field(default=50, metadata={"help": "units per direction of the character BiLSTM"})
-    hidden: int = field(default=128, metadata={"help": "units per direction of the sentence BiLSTM"})
-    layers: int = 2
-    dropout: float = 0.33
-    word_dropout: float = field(default=0.25, metadata={"help": "a in a / (a + count): how often a training word "
-                                                                "becomes <unk> (0 = never)"})
-    max_chars: int = field(default=20, metadata={"help": "characters read per word (a longer word keeps its "
-                                                         "first and last halves)"})
-    lr: float = 2e-3
-    eval_limit: int | None = field(default=None, metadata={"help": "score on only the first N dev and N test "
-                                                                   "sentences"})
-    out: str = "runs/pos"
-
-    def __post_init__(self) -> None:
-        if self.tags not in TAG_SETS:
-            raise ValueError(f"tags must be 'upos' or 'xpos', got {self.tags!r}")
-        for name in ("epochs", "batch_size", "word_dim", "char_dim", "char_hidden", "hidden", "layers", "max_chars"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        for name in ("limit", "eval_limit"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1 sentence, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
-        if self.word_dropout < 0:
-            raise ValueError(f"--word-dropout must be >= 0, got {self.word_dropout}")
-        if self.lr <= 0:
-            raise ValueError(f"--lr must be positive, got {self.lr}")
-        from lstmkit.ops import backends
-
-        if self.backend != "auto" and self.backend not in backends():
-            raise ValueError(f"--backend must be 'auto' or one of {backends()}, got {self.backend!r}")
 
 
 # ----- encoding ---------------------------------------------------------------------------------

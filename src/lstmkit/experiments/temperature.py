@@ -13,9 +13,8 @@ weights restored. Writes config.json, history.json, metrics.json, curves.png, mo
 normalizer.json and forecast.png (a test fortnight, predicted vs actual).
 """
 
-# No `from __future__ import annotations`: lstmkit.cli reads the field types at run time (as memory.py).
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,64 +24,17 @@ from lstmkit.data.sequence import TimeseriesDataset
 from lstmkit.data.series import Table
 from lstmkit.data.weather import load_beijing
 from lstmkit.data.windows import ForecastData, Windows, forecast_windows
-from lstmkit.experiments.base import RunConfig, start_run
+from lstmkit.experiments import configs
+from lstmkit.experiments.base import start_run
+from lstmkit.experiments.configs import TemperatureConfig as Config
 from lstmkit.experiments.reporting import console, print_results, save_curves
 from lstmkit.io import atomic_savefig, write_json
 from lstmkit.runtime import resolve_device, set_seed
 
-MODELS = ["baseline", "dense", "lstm", "gru", "gru-dropout", "stacked-gru", "bigru", "conv1d-gru"]
+MODELS, CONV_MIN_LOOKBACK = configs.TEMPERATURE_MODELS, configs.CONV_MIN_LOOKBACK  # this experiment's names
+
 TARGET = "TEMP"
 FORTNIGHT = 14 * 24  # hours shown in forecast.png
-# conv1d-gru: Conv1D(5) -> MaxPooling1D(3) -> Conv1D(5) leaves floor((L - 4) / 3) - 4 steps; the GRU needs >= 1
-CONV_MIN_LOOKBACK = 19
-
-
-@dataclass
-class Config(RunConfig):
-    experiment = "temperature"
-    model: str = field(default="gru", metadata={"choices": MODELS, "help": "the network, or the common-sense "
-                                                "baseline (no training)"})
-    epochs: int = field(default=20, metadata={"help": "at most this many passes over the training windows "
-                                              "(early stopping may end sooner)"})
-    batch_size: int = 256
-    limit: int | None = field(default=None, metadata={"help": "use only the first N training windows (in time "
-                                                      "order)"})
-    horizon: int = field(default=24, metadata={"help": "hours from the last input reading to the predicted one"})
-    lookback: int = field(default=120, metadata={"help": "input readings per window"})
-    step: int = field(default=1, metadata={"help": "hours between two input readings (the sampling period)"})
-    units: int = field(default=32, metadata={"help": "units of the recurrent (or dense) layers"})
-    optimizer: str = field(default="rmsprop", metadata={"choices": ["rmsprop", "adam"], "help": "Keras' defaults"})
-    learning_rate: float = 1e-3
-    loss: str = field(default="mae", metadata={"choices": ["mae", "mse"], "help": "training loss on the "
-                                               "standardised temperature"})
-    time_features: bool = field(default=True, metadata={
-        "help": "add the hour of the day and the day of the year as sine/cosine inputs (--no-time-features: "
-                "the 11 measured columns only, as the book's Jena model)"})
-    early_stopping: bool = field(default=True, metadata={"help": "stop when the validation loss has not improved "
-                                                         "for --patience epochs and keep the best weights"})
-    patience: int = field(default=5, metadata={"help": "epochs without a lower validation loss before stopping "
-                                               "(the validation MAE swings by 0.1-0.3 °C between epochs)"})
-    out: str = "runs/temperature"
-
-    def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise ValueError(f"--model must be one of {', '.join(MODELS)}, got {self.model!r}")
-        for name in ("horizon", "lookback", "step", "units", "epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.limit is not None and self.limit < 1:
-            raise ValueError(f"--limit must be at least 1 training window, got {self.limit}")
-        if self.patience < 0:
-            raise ValueError(f"--patience must be >= 0, got {self.patience}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"--learning-rate must be positive, got {self.learning_rate}")
-        if self.optimizer not in ("rmsprop", "adam"):
-            raise ValueError(f"--optimizer must be rmsprop or adam, got {self.optimizer!r}")
-        if self.loss not in ("mae", "mse"):
-            raise ValueError(f"--loss must be mae or mse, got {self.loss!r}")
-        if self.model == "conv1d-gru" and self.lookback < CONV_MIN_LOOKBACK:
-            raise ValueError(f"conv1d-gru needs --lookback >= {CONV_MIN_LOOKBACK} (two convolutions of width 5 and a "
-                             f"pooling by 3), got {self.lookback}")
 
 
 # ----- data ---------------------------------------------------------------------------------------

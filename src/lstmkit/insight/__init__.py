@@ -1,11 +1,30 @@
-"""See inside a recurrent network: gates, cell state and gradient flow, and the memory tasks that show them."""
+"""See inside a recurrent network: gates, cell state and gradient flow, and the memory tasks that show them.
 
-from lstmkit.insight.gates import gates_figure, running_predictions
-from lstmkit.insight.gradients import GradientFlow, gradient_flow, gradient_flow_figure, gradient_flow_study
-from lstmkit.insight.probes import LayerTrace, Probe, probe
-from lstmkit.insight.runs import TextModel, load_imdb_run
+The names below load their module (and torch, matplotlib) on first use, so that `lstmkit inspect --help`
+answers at once.
+"""
 
-__all__ = [
-    "GradientFlow", "LayerTrace", "Probe", "TextModel", "gates_figure", "gradient_flow", "gradient_flow_figure",
-    "gradient_flow_study", "load_imdb_run", "probe", "running_predictions",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "gates_figure": "gates", "running_predictions": "gates",
+    "GradientFlow": "gradients", "gradient_flow": "gradients", "gradient_flow_figure": "gradients",
+    "gradient_flow_study": "gradients",
+    "LayerTrace": "probes", "Probe": "probes", "probe": "probes",
+    "TextModel": "runs", "load_imdb_run": "runs",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

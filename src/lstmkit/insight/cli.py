@@ -10,6 +10,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from lstmkit.data import memory_names
 from lstmkit.io import atomic_savefig, write_json
 
 
@@ -59,8 +60,6 @@ def _gradients(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    from lstmkit.insight import tasks
-
     p = argparse.ArgumentParser(prog="lstmkit inspect", description=(__doc__ or "").strip().splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("gates", help="gate and cell-state heatmaps of an IMDB run's model reading a text")
@@ -73,13 +72,13 @@ def parser() -> argparse.ArgumentParser:
     g.set_defaults(func=_gates)
     r = sub.add_parser("gradients", help="gradient norm against distance from the loss, SimpleRNN vs LSTM vs GRU")
     r.add_argument("--out", required=True, help="the PNG to write (the numbers go beside it as .json)")
-    r.add_argument("--task", choices=tasks.TASKS, default="recall")
+    r.add_argument("--task", choices=memory_names.TASKS, default="recall")
     r.add_argument("--length", type=int, default=100, help="distractor steps L")
     r.add_argument("--hidden", type=int, default=32)
     r.add_argument("--steps", type=int, default=300, help="training steps before the 'trained' measurement")
     r.add_argument("--batch-size", type=int, default=64)
     r.add_argument("--lr", type=float, default=1e-2)
-    r.add_argument("--init", choices=tasks.INITS, default="keras")
+    r.add_argument("--init", choices=memory_names.INITS, default="keras")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--backend", default="auto")
     r.add_argument("--dpi", type=int, default=110)

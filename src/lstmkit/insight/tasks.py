@@ -23,10 +23,8 @@ import torch
 from torch import nn
 
 import lstmkit.nn
+from lstmkit.data.memory_names import INITS, MODELS, TASKS
 
-TASKS = ("recall", "adding")
-MODELS = ("simple_rnn", "lstm", "gru")
-INITS = ("keras", "torch", "chrono")
 ADDING_TOLERANCE = 0.04  # H&S 1997: "absolute error at sequence end below 0.04"
 
 
