@@ -13,17 +13,43 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# What the scripts themselves write: results and the documents they fill. A change anywhere else
+# means the figures would not belong to the commit they name.
+WRITTEN_BY_BENCHMARKS = ("benchmarks/results/", "docs/")
+
+
+class DirtyTree(RuntimeError):
+    """The tree has uncommitted changes: a figure recorded now would name a commit it did not run."""
+
+
+def dirty_files(root: Path = ROOT) -> list[str]:
+    """Paths with uncommitted changes (untracked files too), outside what the benchmarks write."""
+    out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], capture_output=True, text=True,
+                         cwd=root, check=True).stdout
+    paths = [line[3:].split(" -> ")[-1].strip('"') for line in out.splitlines() if line.strip()]
+    return [p for p in paths if not p.startswith(WRITTEN_BY_BENCHMARKS)]
+
+
+def clean_commit(root: Path = ROOT) -> str:
+    """The commit the tree is at; raises DirtyTree, naming the files, when there are uncommitted changes."""
+    dirty = dirty_files(root)
+    if dirty:
+        shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
+        raise DirtyTree(f"refusing to record a result from a tree with uncommitted changes: {shown}. "
+                        "Commit them (or run from a clean clone) first.")
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=root,
+                          check=True).stdout.strip()
+
+
 def environment() -> dict[str, Any]:
+    """The machine, the versions and the commit; raises DirtyTree on a tree with uncommitted changes."""
     import lstmkit
     from lstmkit import ops
     from lstmkit.runtime import machine_info
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT,
-                            check=False).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
-                           cwd=ROOT, check=False).stdout.strip()
+    commit = clean_commit()
     return {**machine_info(), "lstmkit": lstmkit.__version__, "numpy": np.__version__,
-            "commit": commit + ("+dirty" if dirty else ""), "torch_threads": torch.get_num_threads(),
+            "commit": commit, "torch_threads": torch.get_num_threads(),
             "backends": ops.backends(), "auto_backend": ops.select_backend("auto", torch.zeros(1, 1, 1)).name}
 
 
