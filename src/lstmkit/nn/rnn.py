@@ -11,7 +11,7 @@ Dimensions: B batch, T time, I input features, H hidden units, P projection, L l
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -24,6 +24,16 @@ from lstmkit.ops.checks import normalize_mask, quiet_under_jit_trace
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+
+
+class LayerWeights(NamedTuple):
+    """The parameters of one layer and direction (torch's names without the `_l{k}[_reverse]` suffix)."""
+
+    weight_ih: torch.Tensor
+    weight_hh: torch.Tensor
+    bias_ih: torch.Tensor | None
+    bias_hh: torch.Tensor | None
+    weight_hr: torch.Tensor | None
 
 
 class _RNNBase(nn.Module):
@@ -82,7 +92,8 @@ class _RNNBase(nn.Module):
             layer_input = input_size if layer == 0 else Hr * D
             for direction in range(D):
                 sfx = f"_l{layer}" + ("_reverse" if direction else "")
-                shapes = [(f"weight_ih{sfx}", (G * H, layer_input)), (f"weight_hh{sfx}", (G * H, Hr))]
+                shapes: list[tuple[str, tuple[int, ...]]] = [
+                    (f"weight_ih{sfx}", (G * H, layer_input)), (f"weight_hh{sfx}", (G * H, Hr))]
                 if bias:
                     shapes += [(f"bias_ih{sfx}", (G * H,)), (f"bias_hh{sfx}", (G * H,))]
                 if proj_size:
@@ -124,15 +135,15 @@ class _RNNBase(nn.Module):
 
     # -- the recurrence of one layer and direction, implemented per mode ---------------------------
     def _run(
-        self, x: torch.Tensor, w: dict[str, torch.Tensor], h0: torch.Tensor, c0: torch.Tensor | None,
+        self, x: torch.Tensor, w: LayerWeights, h0: torch.Tensor, c0: torch.Tensor | None,
         mask: torch.Tensor | None, reverse: bool, rec_mask: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         raise NotImplementedError
 
-    def _layer_weights(self, layer: int, direction: int) -> dict[str, torch.Tensor]:
+    def _layer_weights(self, layer: int, direction: int) -> LayerWeights:
         sfx = f"_l{layer}" + ("_reverse" if direction else "")
-        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
-        return {n: getattr(self, n + sfx, None) for n in names}
+        return LayerWeights(getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx),
+                            *(getattr(self, n + sfx, None) for n in ("bias_ih", "bias_hh", "weight_hr")))
 
     def _check_state(self, s: Any, shape: tuple[int, ...], name: str, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(s, torch.Tensor):
@@ -160,11 +171,12 @@ class _RNNBase(nn.Module):
         masked step the state is carried forward and the output is zero, as for packed input.
         Returns (output, h_n) for GRU/RNN and (output, (h_n, c_n)) for LSTM, shaped as torch's.
         """
-        packed = isinstance(input, PackedSequence)
-        if packed:
+        packed_input = input if isinstance(input, PackedSequence) else None
+        if packed_input is not None:
             if mask is not None or lengths is not None:
                 raise ValueError("a PackedSequence carries its own lengths; do not pass mask= or lengths=")
-            x, lengths = pad_packed_sequence(input, batch_first=True)  # (B, T, I), original batch order
+            x, packed_lengths = pad_packed_sequence(packed_input, batch_first=True)  # (B, T, I), batch order
+            lengths = packed_lengths
             batched = True
         else:
             if not isinstance(input, torch.Tensor):
@@ -210,21 +222,22 @@ class _RNNBase(nn.Module):
             layer_input = outs[0] if D == 1 else torch.cat(outs, dim=2)  # (B, T, D*Hr)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = nn.functional.dropout(layer_input, self.dropout, training=True)
-        output = layer_input  # (B, T, D*Hr)
+        output: torch.Tensor | PackedSequence = layer_input  # (B, T, D*Hr)
         h_stack = torch.stack(h_n)  # (L*D, B, Hr)
         c_stack = torch.stack(c_n) if c_n else None  # (L*D, B, H)
-        if packed:
-            order = input.sorted_indices
-            out_sorted = output if order is None else output.index_select(0, order)
-            len_sorted = lengths if order is None else lengths.index_select(0, order.cpu())
+        if packed_input is not None:
+            order = packed_input.sorted_indices
+            out_sorted = layer_input if order is None else layer_input.index_select(0, order)
+            len_sorted = packed_lengths if order is None else packed_lengths.index_select(0, order.cpu())
             data = pack_padded_sequence(out_sorted, len_sorted, batch_first=True, enforce_sorted=True).data
-            output = PackedSequence(data, input.batch_sizes, input.sorted_indices, input.unsorted_indices)
+            output = PackedSequence(data, packed_input.batch_sizes, packed_input.sorted_indices,
+                                    packed_input.unsorted_indices)
         elif not batched:
-            output = output.squeeze(0)  # (T, D*Hr)
+            output = layer_input.squeeze(0)  # (T, D*Hr)
             h_stack = h_stack.squeeze(1)
             c_stack = c_stack.squeeze(1) if c_stack is not None else None
         elif not self.batch_first:
-            output = output.transpose(0, 1)  # (T, B, D*Hr)
+            output = layer_input.transpose(0, 1)  # (T, B, D*Hr)
         state: State = h_stack if c_stack is None else (h_stack, c_stack)
         return output, state
 
@@ -262,9 +275,12 @@ class LSTM(_RNNBase):
 
     mode = "LSTM"
 
-    def _run(self, x, w, h0, c0, mask, reverse, rec_mask):  # type: ignore[override]
+    def _run(
+        self, x: torch.Tensor, w: LayerWeights, h0: torch.Tensor, c0: torch.Tensor | None,
+        mask: torch.Tensor | None, reverse: bool, rec_mask: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         return ops.lstm(
-            x, w["weight_ih"], w["weight_hh"], w["bias_ih"], w["bias_hh"], weight_hr=w["weight_hr"],
+            x, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh, weight_hr=w.weight_hr,
             h0=h0, c0=c0, mask=mask, reverse=reverse, activation=self.activation,
             recurrent_activation=self.recurrent_activation, recurrent_dropout_mask=rec_mask,
             zero_output_for_mask=True, backend=self.backend,
@@ -305,9 +321,12 @@ class GRU(_RNNBase):
             recurrent_activation=recurrent_activation,
         )
 
-    def _run(self, x, w, h0, c0, mask, reverse, rec_mask):  # type: ignore[override]
+    def _run(
+        self, x: torch.Tensor, w: LayerWeights, h0: torch.Tensor, c0: torch.Tensor | None,
+        mask: torch.Tensor | None, reverse: bool, rec_mask: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         out, h = ops.gru(
-            x, w["weight_ih"], w["weight_hh"], w["bias_ih"], w["bias_hh"], h0=h0, mask=mask, reverse=reverse,
+            x, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh, h0=h0, mask=mask, reverse=reverse,
             activation=self.activation, recurrent_activation=self.recurrent_activation,
             reset_after=self.reset_after, recurrent_dropout_mask=rec_mask, zero_output_for_mask=True,
             backend=self.backend,
@@ -347,9 +366,12 @@ class RNN(_RNNBase):
             backend=backend, recurrent_dropout=recurrent_dropout, activation=nonlinearity,
         )
 
-    def _run(self, x, w, h0, c0, mask, reverse, rec_mask):  # type: ignore[override]
+    def _run(
+        self, x: torch.Tensor, w: LayerWeights, h0: torch.Tensor, c0: torch.Tensor | None,
+        mask: torch.Tensor | None, reverse: bool, rec_mask: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         out, h = ops.simple_rnn(
-            x, w["weight_ih"], w["weight_hh"], w["bias_ih"], w["bias_hh"], h0=h0, mask=mask, reverse=reverse,
+            x, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh, h0=h0, mask=mask, reverse=reverse,
             activation=self.nonlinearity, recurrent_dropout_mask=rec_mask, zero_output_for_mask=True,
             backend=self.backend,
         )

@@ -100,9 +100,14 @@ class Backend(Protocol):
     `torch.jit.trace` records a call of it that is right at every sequence length.
     """
 
-    name: str
-    auto_devices: frozenset[str] | None
-    traceable: bool
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def auto_devices(self) -> frozenset[str] | None: ...
+
+    @property
+    def traceable(self) -> bool: ...
 
     def supports(self, call: RecurrenceCall) -> str | None:
         """None if this backend runs `call`, else the reason it cannot, as a phrase."""

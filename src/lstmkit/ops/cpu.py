@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import torch
 
 from lstmkit.ops._cpu import build, loops
-from lstmkit.ops._cpu.loops import ACT_CODES, Run
+from lstmkit.ops._cpu.loops import ACT_CODES, Run, req
 from lstmkit.ops._cpu.workspace import WORKSPACE
 from lstmkit.ops.activations import activation_name
 from lstmkit.ops.call import Outputs, RecurrenceCall
@@ -176,16 +176,17 @@ def _recurrence(
         for name in cfg.saved(rec_mask is not None):
             setattr(run, name, WORKSPACE.take(_saved_shape(name, T, B, I + H, GH, H), x.dtype))
     _loops(impl).forward(run)
-    outs = [run.Y, run.hN, run.cN, *(getattr(run, name) for name in _SAVED)]
-    return tuple(_absent(x) if t is None else t for t in outs)  # type: ignore[return-value]
+    Y, hN, cN, XH, G, C, TC, HN, Hprev = (_absent(x) if t is None else t for t in (
+        run.Y, run.hN, run.cN, *(getattr(run, name) for name in _SAVED)))
+    return Y, hN, cN, XH, G, C, TC, HN, Hprev
 
 
 recurrence_op = torch.library.custom_op("lstmkit::cpu_recurrence", _recurrence, mutates_args=(), device_types="cpu")
 
 
 @recurrence_op.register_fake
-def _(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, mask, in_mask, rec_mask, kind, reverse, act, rec_act,
-      zero_output, reset_after, training, impl):  # type: ignore[no-untyped-def]
+def _(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, mask, in_mask, rec_mask, kind, reverse, act, rec_act,  # type: ignore[no-untyped-def]
+      zero_output, reset_after, training, impl):
     cfg = _config(kind, reverse, act, rec_act, zero_output, reset_after)
     B, T, I = x.shape
     H = h0.shape[1]
@@ -234,23 +235,24 @@ def _recurrence_backward(
     dW_ih = dW_hh = db_ih = db_hh = None
     if need_weights:
         dG = run.dG.view(T * B, GH)
-        xh = run.XH.view(T * B, I + H)  # type: ignore[union-attr]
+        xh = req(run.XH, "XH").view(T * B, I + H)
 
         def tn(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:  # a^T b over all T*B rows
             return impl_.gemm_tn(a, b, nthreads)
 
         if kind == "gru" and reset_after:
-            dW_ih, dW_hh = tn(dG, xh[:, :I]), tn(run.dGh.view(T * B, GH), xh[:, I:])  # type: ignore[union-attr]
+            dW_ih, dW_hh = tn(dG, xh[:, :I]), tn(req(run.dGh, "dGh").view(T * B, GH), xh[:, I:])
         elif kind == "gru":  # the n rows multiply r ⊙ h_in
             dW_ih = tn(dG, xh[:, :I])  # (3H, I)
-            dW_hh = torch.cat([tn(dG[:, : 2 * H], xh[:, I:]), tn(dG[:, 2 * H :], run.HN.view(T * B, H))])  # type: ignore[union-attr]
+            dW_hh = torch.cat([tn(dG[:, : 2 * H], xh[:, I:]), tn(dG[:, 2 * H :], req(run.HN, "HN").view(T * B, H))])
         else:
             dW = tn(dG, xh)  # (GH, K): both weight gradients in one matmul over all T*B rows
             dW_ih, dW_hh = dW[:, :I].clone(), dW[:, I:].clone()  # an op's outputs must not share storage
         db_ih = run.db.sum(0)
         db_hh = db_ih.clone() if run.dbh is None else run.dbh.sum(0)
-    outs = (run.dX, dW_ih, dW_hh, db_ih, db_hh, run.dh0, run.dc0)
-    return tuple(_absent(x) if t is None else t for t in outs)  # type: ignore[return-value]
+    dX, dW_ih_, dW_hh_, db_ih_, db_hh_, dh0, dc0 = (_absent(x) if t is None else t for t in (
+        run.dX, dW_ih, dW_hh, db_ih, db_hh, run.dh0, run.dc0))
+    return dX, dW_ih_, dW_hh_, db_ih_, db_hh_, dh0, dc0
 
 
 recurrence_backward_op = torch.library.custom_op(
@@ -258,8 +260,8 @@ recurrence_backward_op = torch.library.custom_op(
 
 
 @recurrence_backward_op.register_fake
-def _(dY, dhN, dcN, x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, XH, G, C, TC, HN, Hprev, kind,
-      reverse, act, rec_act, zero_output, reset_after, impl, need_x, need_weights):  # type: ignore[no-untyped-def]
+def _(dY, dhN, dcN, x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, XH, G, C, TC, HN, Hprev, kind,  # type: ignore[no-untyped-def]
+      reverse, act, rec_act, zero_output, reset_after, impl, need_x, need_weights):
     B, T, I = x.shape
     H = h0.shape[1]
     GH = weight_ih.shape[0]
@@ -311,13 +313,13 @@ class _EagerRecurrence(torch.autograd.Function):
     always see the op (`CpuBackend.run`)."""
 
     @staticmethod
-    def forward(ctx, *inputs):  # type: ignore[no-untyped-def, override]
+    def forward(ctx, *inputs):  # type: ignore[no-untyped-def]
         outputs = _recurrence(*inputs)
         _setup_context(ctx, inputs, outputs)
         return outputs
 
     @staticmethod
-    def backward(ctx, dY, dhN, dcN, *_saved_grads):  # type: ignore[no-untyped-def, override]
+    def backward(ctx, dY, dhN, dcN, *_saved_grads):  # type: ignore[no-untyped-def]
         return _gradients(_recurrence_backward, ctx, dY, dhN, dcN)
 
 

@@ -104,7 +104,7 @@ def lstm(
     T = x.shape[1]
     xw = _input_projection(x, weight_ih, bias_ih, input_dropout_mask)  # (B, T, 4H)
     h_prev, c_prev = h0, c0
-    outputs: list[torch.Tensor | None] = [None] * T
+    outputs: dict[int, torch.Tensor] = {}
     for t in _time_steps(T, reverse):
         h_in = h_prev if recurrent_dropout_mask is None else h_prev * recurrent_dropout_mask
         gates = xw[:, t] + h_in @ weight_hh.T  # (B, 4H)
@@ -124,7 +124,7 @@ def lstm(
         outputs[t] = _emit(m, h_prev, zero_output_for_mask)
         _record(trace, t, T, i=i, f=f, g=g, o=o, c=c_prev, h=h_prev)
     _finish(trace)
-    return torch.stack(outputs, dim=1), h_prev, c_prev  # (B, T, H)
+    return torch.stack([outputs[t] for t in range(T)], dim=1), h_prev, c_prev  # (B, T, H)
 
 
 def gru(
@@ -163,7 +163,7 @@ def gru(
     R_rz, R_n = weight_hh[: 2 * H], weight_hh[2 * H :]  # (2H, H), (H, H)
     b_rz, b_n = (None, None) if bias_hh is None else (bias_hh[: 2 * H], bias_hh[2 * H :])
     h_prev = h0
-    outputs: list[torch.Tensor | None] = [None] * T
+    outputs: dict[int, torch.Tensor] = {}
     for t in _time_steps(T, reverse):
         h_in = h_prev if recurrent_dropout_mask is None else h_prev * recurrent_dropout_mask
         hr_rz = h_in @ R_rz.T  # (B, 2H)
@@ -188,7 +188,7 @@ def gru(
         outputs[t] = _emit(m, h_prev, zero_output_for_mask)
         _record(trace, t, T, r=r, z=z, n=n, h=h_prev)
     _finish(trace)
-    return torch.stack(outputs, dim=1), h_prev
+    return torch.stack([outputs[t] for t in range(T)], dim=1), h_prev
 
 
 def simple_rnn(
@@ -217,7 +217,7 @@ def simple_rnn(
     T = x.shape[1]
     xw = _input_projection(x, weight_ih, bias_ih, input_dropout_mask)  # (B, T, H)
     h_prev = h0
-    outputs: list[torch.Tensor | None] = [None] * T
+    outputs: dict[int, torch.Tensor] = {}
     for t in _time_steps(T, reverse):
         h_in = h_prev if recurrent_dropout_mask is None else h_prev * recurrent_dropout_mask
         pre = xw[:, t] + h_in @ weight_hh.T  # (B, H)
@@ -229,7 +229,7 @@ def simple_rnn(
         outputs[t] = _emit(m, h_prev, zero_output_for_mask)
         _record(trace, t, T, h=h_prev)
     _finish(trace)
-    return torch.stack(outputs, dim=1), h_prev
+    return torch.stack([outputs[t] for t in range(T)], dim=1), h_prev
 
 
 def run(call: RecurrenceCall, trace: dict | None = None) -> Outputs:

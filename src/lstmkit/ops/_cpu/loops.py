@@ -48,7 +48,8 @@ class Run:
     x: torch.Tensor  # (B, T, I), any strides
     in_mask: torch.Tensor | None  # (B, I)
     W: torch.Tensor  # (GH, K) = [W_ih | W_hh]
-    bias: torch.Tensor  # (GH,) b_ih + b_hh (zeros without biases); GRU reset_after: b_ih + [b_hr, b_hz, 0]
+    bias: torch.Tensor | None  # (GH,) b_ih + b_hh (zeros without biases); GRU reset_after: b_ih + [b_hr, b_hz, 0]
+    # (None in the backward, which reads none)
     b_hn: torch.Tensor | None  # (H,) GRU reset_after only
     h0: torch.Tensor  # (B, H)
     c0: torch.Tensor | None  # (B, H) LSTM
@@ -85,22 +86,29 @@ def _steps(T: int, reverse: bool) -> list[int]:
     return list(range(T - 1, -1, -1)) if reverse else list(range(T))
 
 
+def req(t: torch.Tensor | None, name: str) -> torch.Tensor:
+    """A buffer of the Run that this kind of call must have (which ones exist depends on the kind)."""
+    if t is None:
+        raise ValueError(f"internal error: the CPU loops need run.{name} for this call")
+    return t
+
+
 def forward(run: Run) -> None:
     act, rec = ACTIVATIONS[run.act], ACTIVATIONS[run.rec_act]
     _, T, I = run.x.shape
     H = run.h0.shape[1]
     W, W_ih, W_hh = run.W, run.W[:, :I], run.W[:, I:]
-    bias = run.bias
+    bias = req(run.bias, "bias")
     h = run.h0.clone()
-    c = run.c0.clone() if run.kind == "lstm" else None
+    c = req(run.c0, "c0").clone() if run.kind == "lstm" else h.new_empty(0)  # the LSTM's cell state
     for t in _steps(T, run.reverse):
         m = None if run.mask is None else run.mask[:, t, None]  # (B, 1)
         x_t = run.x[:, t] if run.in_mask is None else run.x[:, t] * run.in_mask  # (B, I)
         h_in = h if run.rec_mask is None else h * run.rec_mask  # (B, H)
         if run.training:
-            run.XH[t] = torch.cat([x_t, h_in], dim=1)
+            req(run.XH, "XH")[t] = torch.cat([x_t, h_in], dim=1)
             if run.Hprev is not None:
-                run.Hprev[t] = h
+                req(run.Hprev, "Hprev")[t] = h
         if run.kind == "lstm":
             g = torch.addmm(bias, torch.cat([x_t, h_in], dim=1), W.T)  # (B, 4H)
             i, f, gg, o = rec(g[:, :H]), rec(g[:, H : 2 * H]), act(g[:, 2 * H : 3 * H]), rec(g[:, 3 * H :])
@@ -110,20 +118,20 @@ def forward(run: Run) -> None:
             h_new = o * tc
             c = c_new if m is None else torch.where(m, c_new, c)
             if run.training:
-                run.C[t], run.TC[t] = c, tc
+                req(run.C, "C")[t], req(run.TC, "TC")[t] = c, tc
         elif run.kind == "gru":
             if run.reset_after:
                 gx = torch.addmm(bias, x_t, W_ih.T)  # (B, 3H)
                 hh = h_in @ W_hh.T
                 rz = rec(gx[:, : 2 * H] + hh[:, : 2 * H])
-                hn = hh[:, 2 * H :] + run.b_hn  # R_n h + b_hn
+                hn = hh[:, 2 * H :] + req(run.b_hn, "b_hn")  # R_n h + b_hn
                 n = act(gx[:, 2 * H :] + rz[:, :H] * hn)
             else:
                 rz = rec(torch.addmm(bias[: 2 * H], torch.cat([x_t, h_in], dim=1), W[: 2 * H].T))
                 hn = rz[:, :H] * h_in  # r ⊙ h_in
                 n = act(torch.addmm(bias[2 * H :], x_t, W_ih[2 * H :].T) + hn @ W_hh[2 * H :].T)
             if run.training:
-                run.HN[t] = hn
+                req(run.HN, "HN")[t] = hn
             g = torch.cat([rz, n], dim=1)  # (B, 3H)
             z = rz[:, H:]
             h_new = (1 - z) * n + z * h
@@ -131,12 +139,12 @@ def forward(run: Run) -> None:
             g = act(torch.addmm(bias, torch.cat([x_t, h_in], dim=1), W.T))  # (B, H)
             h_new = g
         if run.training:
-            run.G[t] = g
+            req(run.G, "G")[t] = g
         h = h_new if m is None else torch.where(m, h_new, h)
-        run.Y[:, t] = h if m is None or not run.zero_output else torch.where(m, h, torch.zeros_like(h))
-    run.hN.copy_(h)
+        req(run.Y, "Y")[:, t] = h if m is None or not run.zero_output else torch.where(m, h, torch.zeros_like(h))
+    req(run.hN, "hN").copy_(h)
     if run.kind == "lstm":
-        run.cN.copy_(c)
+        req(run.cN, "cN").copy_(c)
 
 
 def backward(run: Run) -> None:
@@ -144,7 +152,7 @@ def backward(run: Run) -> None:
     H = run.h0.shape[1]
     W, W_ih, W_hh = run.W, run.W[:, :I], run.W[:, I:]
     dh = run.h0.new_zeros(B, H) if run.dhN is None else run.dhN.clone()
-    dc = None
+    dc = run.h0.new_empty(0)  # the LSTM's dL/dc
     if run.kind == "lstm":
         dc = run.h0.new_zeros(B, H) if run.dcN is None else run.dcN.clone()
     order = _steps(T, run.reverse)
@@ -153,13 +161,14 @@ def backward(run: Run) -> None:
         m = None if run.mask is None else run.mask[:, t, None]
         keep = None if m is None else m.to(dh.dtype)  # (B, 1): 1 at real steps, 0 at masked ones
         if run.dY is not None:
-            dh = dh + (run.dY[:, t] if keep is None or not run.zero_output else run.dY[:, t] * keep)
-        g, h_in = run.G[t], run.XH[t, :, I:]
+            dy = run.dY[:, t]
+            dh = dh + (dy if keep is None or not run.zero_output else dy * keep)
+        g, h_in = req(run.G, "G")[t], req(run.XH, "XH")[t, :, I:]
         dh_carry = None  # GRU: the part of dh_prev that flows through z ⊙ h_prev
         if run.kind == "lstm":
             i, f, gg, o = g.split(H, dim=1)
-            tc = run.TC[t]
-            c_prev = run.C[order[s - 1]] if s > 0 else run.c0
+            tc = req(run.TC, "TC")[t]
+            c_prev = req(run.C, "C")[order[s - 1]] if s > 0 else run.c0
             d = dc + dh * o * dact(run.act, tc)  # dL/dc_t
             dg = torch.cat([
                 d * gg * dact(run.rec_act, i), d * c_prev * dact(run.rec_act, f),
@@ -173,17 +182,17 @@ def backward(run: Run) -> None:
             dxh = dg @ W
         else:
             r, z, n = g.split(H, dim=1)
-            h_prev = run.Hprev[t] if run.Hprev is not None else h_in
+            h_prev = req(run.Hprev, "Hprev")[t] if run.Hprev is not None else h_in
             dz = dh * (h_prev - n) * dact(run.rec_act, z)
             dpn = dh * (1 - z) * dact(run.act, n)
             dh_carry = dh * z
             if run.reset_after:
-                dr = dpn * run.HN[t] * dact(run.rec_act, r)
+                dr = dpn * req(run.HN, "HN")[t] * dact(run.rec_act, r)
                 dg = torch.cat([dr, dz, dpn], dim=1)  # (B, 3H)
                 dgh = torch.cat([dr, dz, dpn * r], dim=1)
                 if keep is not None:
                     dg, dgh = dg * keep, dgh * keep
-                run.dGh[t] = dgh
+                req(run.dGh, "dGh")[t] = dgh
                 dxh = torch.cat([dg @ W_ih, dgh @ W_hh], dim=1)
             else:
                 drh = dpn @ W_hh[2 * H :]  # d(r ⊙ h_in)  (B, H)
@@ -193,18 +202,18 @@ def backward(run: Run) -> None:
                 dxh = dg[:, : 2 * H] @ W[: 2 * H]
                 dxh[:, :I] += dg[:, 2 * H :] @ W_ih[2 * H :]
                 dxh[:, I:] += drh * r
-        run.dG[t] = dg
+        req(run.dG, "dG")[t] = dg
         if run.dX is not None:
-            run.dX[:, t] = dxh[:, :I] if run.in_mask is None else dxh[:, :I] * run.in_mask
+            req(run.dX, "dX")[:, t] = dxh[:, :I] if run.in_mask is None else dxh[:, :I] * run.in_mask
         dh_in = dxh[:, I:] if run.rec_mask is None else dxh[:, I:] * run.rec_mask
         new_dh = dh_in if dh_carry is None else dh_carry + dh_in
         dh = new_dh if m is None else torch.where(m, new_dh, dh)
-    run.dh0.copy_(dh)
-    if dc is not None:
-        run.dc0.copy_(dc)
-    run.db.zero_()[0] = run.dG.sum((0, 1))
+    req(run.dh0, "dh0").copy_(dh)
+    if run.kind == "lstm":
+        req(run.dc0, "dc0").copy_(dc)
+    req(run.db, "db").zero_()[0] = req(run.dG, "dG").sum((0, 1))
     if run.dbh is not None:
-        run.dbh.zero_()[0] = run.dGh.sum((0, 1))
+        req(run.dbh, "dbh").zero_()[0] = req(run.dGh, "dGh").sum((0, 1))
 
 
 class PythonLoops:

@@ -327,7 +327,7 @@ def _lstm_backward(d_out, d_hn, d_cn, weight_hh, mask, dm_h, gates, cs, reverse,
 
 class _LSTMFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, mask, dm_x, dm_h,  # type: ignore[override]
+    def forward(ctx, x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, mask, dm_x, dm_h,
                 reverse, act, ract, zero_out):
         x_in = _host.apply_input_dropout(x, dm_x)  # (B, T, I)
         save = any(ctx.needs_input_grad[:7])
@@ -340,7 +340,7 @@ class _LSTMFunction(torch.autograd.Function):
         return out, hn.to(x.dtype), cn.to(x.dtype)
 
     @staticmethod
-    def backward(ctx, d_out, d_hn, d_cn):  # type: ignore[override]
+    def backward(ctx, d_out, d_hn, d_cn):
         x_in, weight_ih, weight_hh, hs, cs, gates, mask, dm_x, dm_h = ctx.saved_tensors
         reverse, act, ract, zero_out, has_b_ih, has_b_hh = ctx.cfg
         need = ctx.needs_input_grad
@@ -364,6 +364,8 @@ def run(call: RecurrenceCall) -> Outputs:
     args = _host.cast_all(_host.autocast_dtype(call.x), call.x, call.weight_ih, call.weight_hh, call.bias_ih,
                           call.bias_hh, call.h0, call.c0, call.input_dropout_mask, call.recurrent_dropout_mask)
     x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, dm_x, dm_h = args
+    assert x is not None
     with _host.autocast_off(x):
-        return _LSTMFunction.apply(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, call.mask, dm_x, dm_h,
-                                   call.reverse, act, ract, call.zero_output_for_mask)
+        out: Outputs = _LSTMFunction.apply(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, call.mask, dm_x, dm_h,
+                                           call.reverse, act, ract, call.zero_output_for_mask)
+    return out

@@ -224,7 +224,7 @@ def _rnn_backward(d_out, d_hn, weight_hh, mask, dm_h, y, reverse, act, zero_out)
 
 class _SimpleRNNFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight_ih, weight_hh, bias_ih, bias_hh, h0, mask, dm_x, dm_h,  # type: ignore[override]
+    def forward(ctx, x, weight_ih, weight_hh, bias_ih, bias_hh, h0, mask, dm_x, dm_h,
                 reverse, act, zero_out):
         x_in = _host.apply_input_dropout(x, dm_x)  # (B, T, I)
         save = any(ctx.needs_input_grad[:6])
@@ -236,7 +236,7 @@ class _SimpleRNNFunction(torch.autograd.Function):
         return out, hn.to(x.dtype)
 
     @staticmethod
-    def backward(ctx, d_out, d_hn):  # type: ignore[override]
+    def backward(ctx, d_out, d_hn):
         x_in, weight_ih, weight_hh, hs, y, mask, dm_x, dm_h = ctx.saved_tensors
         reverse, act, zero_out, has_b_ih, has_b_hh = ctx.cfg
         need = ctx.needs_input_grad
@@ -255,6 +255,8 @@ def run(call: RecurrenceCall) -> Outputs:
     args = _host.cast_all(_host.autocast_dtype(call.x), call.x, call.weight_ih, call.weight_hh, call.bias_ih,
                           call.bias_hh, call.h0, call.input_dropout_mask, call.recurrent_dropout_mask)
     x, weight_ih, weight_hh, bias_ih, bias_hh, h0, dm_x, dm_h = args
+    assert x is not None
     with _host.autocast_off(x):
-        return _SimpleRNNFunction.apply(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, call.mask, dm_x, dm_h,
-                                        call.reverse, act, call.zero_output_for_mask)
+        out: Outputs = _SimpleRNNFunction.apply(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, call.mask, dm_x, dm_h,
+                                                call.reverse, act, call.zero_output_for_mask)
+    return out
