@@ -42,8 +42,9 @@ def _kernels(kernel: ArrayLike, recurrent_kernel: ArrayLike, gates: int, kind: s
     return I, U
 
 
-def _reorder_gru(w: torch.Tensor, dim: int) -> torch.Tensor:
-    """Swap the first two gate blocks: Keras z, r, h <-> PyTorch r, z, n (its own inverse)."""
+def reorder_gru_gates(w: torch.Tensor, dim: int) -> torch.Tensor:
+    """Swap the first two gate blocks along `dim`: Keras' GRU order z, r, h <-> PyTorch's r, z, n.
+    Its own inverse, and differentiable. The one place lstmkit reorders GRU gates."""
     a, b, c = w.chunk(3, dim=dim)
     return torch.cat([b, a, c], dim=dim)
 
@@ -82,17 +83,17 @@ def gru_from_keras(
     row 0 the input bias, row 1 the recurrent bias; with reset_after=False it is (3U,) and bias_hh = 0."""
     _, U = _kernels(kernel, recurrent_kernel, 3, "gru")
     out = {
-        "weight_ih": _reorder_gru(_t(kernel, dtype), dim=1).T.contiguous(),
-        "weight_hh": _reorder_gru(_t(recurrent_kernel, dtype), dim=1).T.contiguous(),
+        "weight_ih": reorder_gru_gates(_t(kernel, dtype), dim=1).T.contiguous(),
+        "weight_hh": reorder_gru_gates(_t(recurrent_kernel, dtype), dim=1).T.contiguous(),
     }
     if bias is not None:
         b = _t(bias, dtype)
         if reset_after:
             _expect(b, (2, 3 * U), "gru (reset_after=True): bias")
-            out["bias_ih"], out["bias_hh"] = _reorder_gru(b[0], 0), _reorder_gru(b[1], 0)
+            out["bias_ih"], out["bias_hh"] = reorder_gru_gates(b[0], 0), reorder_gru_gates(b[1], 0)
         else:
             _expect(b, (3 * U,), "gru (reset_after=False): bias")
-            out["bias_ih"] = _reorder_gru(b, 0)
+            out["bias_ih"] = reorder_gru_gates(b, 0)
             out["bias_hh"] = torch.zeros_like(out["bias_ih"])
     return out
 
@@ -107,16 +108,16 @@ def gru_to_keras(
 ) -> list[np.ndarray]:
     """PyTorch GRU weights (r, z, n) to Keras' [kernel, recurrent_kernel(, bias)] (z, r, h)."""
     w_ih, w_hh = _t(weight_ih, None), _t(weight_hh, None)
-    out = [_np(_reorder_gru(w_ih, 0).T), _np(_reorder_gru(w_hh, 0).T)]
+    out = [_np(reorder_gru_gates(w_ih, 0).T), _np(reorder_gru_gates(w_hh, 0).T)]
     if bias_ih is not None or bias_hh is not None:
         zeros = torch.zeros(w_ih.shape[0], dtype=w_ih.dtype)
         b_ih = _t(bias_ih, None) if bias_ih is not None else zeros
         b_hh = _t(bias_hh, None) if bias_hh is not None else zeros
         if reset_after:
-            out.append(_np(torch.stack([_reorder_gru(b_ih, 0), _reorder_gru(b_hh, 0)])))
+            out.append(_np(torch.stack([reorder_gru_gates(b_ih, 0), reorder_gru_gates(b_hh, 0)])))
         else:
             # Valid because with reset_after=False b_hn sits outside r ⊙ (...), beside b_in.
-            out.append(_np(_reorder_gru(b_ih + b_hh, 0)))
+            out.append(_np(reorder_gru_gates(b_ih + b_hh, 0)))
     return out
 
 

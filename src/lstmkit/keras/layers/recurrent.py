@@ -37,16 +37,9 @@ from lstmkit.nn import convert
 from lstmkit.ops.activations import ACTIVATIONS as OPS_ACTIVATIONS
 
 
-def _swap_zr(w: torch.Tensor, dim: int) -> torch.Tensor:
-    """Keras' GRU gate order z, r, h <-> PyTorch's r, z, n, differentiably (its own inverse)."""
-    a, b, c = w.chunk(3, dim=dim)
-    return torch.cat([b, a, c], dim=dim)
-
-
 class RNN(Layer):
     """Common code of SimpleRNN, LSTM and GRU (Keras' generic `RNN(cell)` is not provided)."""
 
-    _kind = ""
     _gates = 1
     _n_states = 1
 
@@ -132,13 +125,38 @@ class RNN(Layer):
                 "return_sequences=True on the layer before it"
             )
 
+    # ----- what each recurrence says for itself (SimpleRNN, LSTM and GRU override these) -----------
     def _keras_bias(self) -> torch.Tensor:
-        U = self.units
-        if self._kind == "lstm" and self.unit_forget_bias:
-            return torch.cat([self.bias_initializer((U,)), torch.ones(U), self.bias_initializer((2 * U,))])
-        if self._kind == "gru" and self.reset_after:
-            return self.bias_initializer((2, 3 * U))
-        return self.bias_initializer((self._gates * U,))
+        """The initial bias in Keras' layout."""
+        return self.bias_initializer((self._gates * self.units,))
+
+    def _has_bias_hh(self) -> bool:
+        """Whether the recurrence keeps a second, recurrent bias (the GRU with reset_after)."""
+        return False
+
+    def _from_keras(self, kernel: Any, recurrent: Any, bias: Any) -> dict[str, torch.Tensor]:
+        """Keras-layout weights to PyTorch's (`lstmkit.nn.convert`)."""
+        raise NotImplementedError
+
+    def _to_keras(self, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> list[np.ndarray]:
+        """PyTorch-layout weights to Keras' `get_weights()` list."""
+        raise NotImplementedError
+
+    def _keras_layout(self) -> list[torch.Tensor]:
+        """Differentiable Keras-layout views of the parameters: kernel, recurrent kernel(, bias)."""
+        tensors = [self.weight_ih.T, self.weight_hh.T]
+        if self.use_bias:
+            tensors.append(self.bias_ih)
+        return tensors
+
+    def _recur(self, args: tuple, states: list[torch.Tensor | None], common: dict[str, Any]
+               ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Run the recurrence over the whole sequence: (output sequence, new states)."""
+        raise NotImplementedError
+
+    def _own_config(self) -> dict[str, Any]:
+        """The config entries of this recurrence beyond the common ones."""
+        return {}
 
     def build(self, input_shape: Shape) -> None:
         I, U, G = input_shape[-1], self.units, self._gates
@@ -149,8 +167,7 @@ class RNN(Layer):
         self.weight_ih = nn.Parameter(w["weight_ih"], requires_grad=self.trainable)  # (G*U, I)
         self.weight_hh = nn.Parameter(w["weight_hh"], requires_grad=self.trainable)  # (G*U, U)
         self.bias_ih = nn.Parameter(w["bias_ih"], requires_grad=self.trainable) if self.use_bias else None
-        two_biases = self._kind == "gru" and self.reset_after and self.use_bias
-        self.bias_hh = nn.Parameter(w["bias_hh"], requires_grad=self.trainable) if two_biases else None
+        self.bias_hh = nn.Parameter(w["bias_hh"], requires_grad=self.trainable) if self._has_bias_hh() else None
         self._weight_specs = [WeightSpec("kernel", "", True, self.kernel_regularizer, self.kernel_constraint),
                               WeightSpec("recurrent_kernel", "", True, self.recurrent_regularizer,
                                          self.recurrent_constraint)]
@@ -159,36 +176,16 @@ class RNN(Layer):
         if self.stateful and input_shape[0] is not None:
             self.reset_state_size(input_shape[0])
 
-    def _from_keras(self, kernel: Any, recurrent: Any, bias: Any) -> dict[str, torch.Tensor]:
-        if self._kind == "lstm":
-            return convert.lstm_from_keras(kernel, recurrent, bias, dtype=torch.float32)
-        if self._kind == "gru":
-            return convert.gru_from_keras(kernel, recurrent, bias, reset_after=self.reset_after, dtype=torch.float32)
-        return convert.simple_rnn_from_keras(kernel, recurrent, bias, dtype=torch.float32)
-
     def _keras_weights(self) -> list[tuple[WeightSpec, torch.Tensor]]:
         """Differentiable Keras-layout views of the parameters (for regularizers and `weights`)."""
-        if self._kind == "gru":
-            tensors = [_swap_zr(self.weight_ih, 0).T, _swap_zr(self.weight_hh, 0).T]
-            if self.use_bias:
-                b = _swap_zr(self.bias_ih, 0)
-                tensors.append(torch.stack([b, _swap_zr(self.bias_hh, 0)]) if self.reset_after else b)
-        else:
-            tensors = [self.weight_ih.T, self.weight_hh.T]
-            if self.use_bias:
-                tensors.append(self.bias_ih)
-        return list(zip(self._weight_specs, tensors))
+        return list(zip(self._weight_specs, self._keras_layout()))
 
     def get_weights(self) -> list[np.ndarray]:
         """[kernel, recurrent_kernel(, bias)] as Keras' `get_weights()` gives them."""
         self._require_built("get_weights")
         w_ih, w_hh, b_ih, b_hh = (None if p is None else p.detach().cpu()
                                   for p in (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh))
-        if self._kind == "lstm":
-            return convert.lstm_to_keras(w_ih, w_hh, b_ih)
-        if self._kind == "gru":
-            return convert.gru_to_keras(w_ih, w_hh, b_ih, b_hh, reset_after=self.reset_after)
-        return convert.simple_rnn_to_keras(w_ih, w_hh, b_ih)
+        return self._to_keras(w_ih, w_hh, b_ih, b_hh)
 
     def _assign_keras(self, values: list[torch.Tensor]) -> None:
         w = self._from_keras(*values, None) if len(values) == 2 else self._from_keras(*values)
@@ -285,17 +282,7 @@ class RNN(Layer):
                       input_dropout_mask=in_mask, recurrent_dropout_mask=rec_mask,
                       zero_output_for_mask=self.zero_output_for_mask, backend=self.backend)
         args = (x, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
-        if self._kind == "lstm":
-            out, h, c = ops.lstm(*args, h0=states[0], c0=states[1],
-                                 recurrent_activation=self._recurrent_activation_arg, **common)
-            new_states = [h, c]
-        elif self._kind == "gru":
-            out, h = ops.gru(*args, h0=states[0], recurrent_activation=self._recurrent_activation_arg,
-                             reset_after=self.reset_after, **common)
-            new_states = [h]
-        else:
-            out, h = ops.simple_rnn(*args, h0=states[0], **common)
-            new_states = [h]
+        out, new_states = self._recur(args, states, common)
         if self.stateful:
             self.states = [s.detach() for s in new_states]
         if self.return_sequences:
@@ -339,13 +326,7 @@ class RNN(Layer):
             "go_backwards": self.go_backwards, "stateful": self.stateful, "unroll": self.unroll,
             "zero_output_for_mask": self.zero_output_for_mask, "backend": self.backend,
         }
-        if self._kind != "simple_rnn":
-            config["recurrent_activation"] = activations_mod.serialize(self.recurrent_activation)
-        if self._kind == "lstm":
-            config["unit_forget_bias"] = self.unit_forget_bias
-        if self._kind == "gru":
-            config["reset_after"] = self.reset_after
-        return config
+        return {**config, **self._own_config()}
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}, units={self.units}"
@@ -363,7 +344,7 @@ def _ops_activation(arg: Any, fn: Any) -> Any:
 class SimpleRNN(RNN):
     """Elman RNN: h_t = activation(x_t · kernel + h_{t-1} · recurrent_kernel + bias)."""
 
-    _kind, _gates, _n_states = "simple_rnn", 1, 1
+    _gates, _n_states = 1, 1
 
     def __init__(self, units: int, activation: Any = "tanh", use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", recurrent_initializer: Any = "orthogonal",
@@ -382,12 +363,23 @@ class SimpleRNN(RNN):
                          return_sequences=return_sequences, return_state=return_state, go_backwards=go_backwards,
                          stateful=stateful, unroll=unroll, seed=seed, **kwargs)
 
+    def _from_keras(self, kernel: Any, recurrent: Any, bias: Any) -> dict[str, torch.Tensor]:
+        return convert.simple_rnn_from_keras(kernel, recurrent, bias, dtype=torch.float32)
+
+    def _to_keras(self, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> list[np.ndarray]:
+        return convert.simple_rnn_to_keras(w_ih, w_hh, b_ih)
+
+    def _recur(self, args: tuple, states: list[torch.Tensor | None], common: dict[str, Any]
+               ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        out, h = ops.simple_rnn(*args, h0=states[0], **common)
+        return out, [h]
+
 
 class LSTM(RNN):
     """Long short-term memory (Hochreiter & Schmidhuber 1997), gates i, f, c, o; equations in
     `lstmkit.ops.reference.lstm`. With `unit_forget_bias` the forget-gate bias starts at 1."""
 
-    _kind, _gates, _n_states = "lstm", 4, 2
+    _gates, _n_states = 4, 2
 
     def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
                  use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
@@ -408,12 +400,34 @@ class LSTM(RNN):
                          seed=seed, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll, use_cudnn=use_cudnn, **kwargs)
 
+    def _keras_bias(self) -> torch.Tensor:
+        U = self.units
+        if self.unit_forget_bias:  # Keras: the forget gate's bias starts at 1
+            return torch.cat([self.bias_initializer((U,)), torch.ones(U), self.bias_initializer((2 * U,))])
+        return super()._keras_bias()
+
+    def _from_keras(self, kernel: Any, recurrent: Any, bias: Any) -> dict[str, torch.Tensor]:
+        return convert.lstm_from_keras(kernel, recurrent, bias, dtype=torch.float32)
+
+    def _to_keras(self, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> list[np.ndarray]:
+        return convert.lstm_to_keras(w_ih, w_hh, b_ih)
+
+    def _recur(self, args: tuple, states: list[torch.Tensor | None], common: dict[str, Any]
+               ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        out, h, c = ops.lstm(*args, h0=states[0], c0=states[1], recurrent_activation=self._recurrent_activation_arg,
+                             **common)
+        return out, [h, c]
+
+    def _own_config(self) -> dict[str, Any]:
+        return {"recurrent_activation": activations_mod.serialize(self.recurrent_activation),
+                "unit_forget_bias": self.unit_forget_bias}
+
 
 class GRU(RNN):
     """Gated recurrent unit (Cho et al. 2014), Keras gates z, r, h; `reset_after=True` (Keras 3's and
     PyTorch's equation) applies the reset gate after the recurrent matmul and has two biases."""
 
-    _kind, _gates, _n_states = "gru", 3, 1
+    _gates, _n_states = 3, 1
 
     def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
                  use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
@@ -433,3 +447,35 @@ class GRU(RNN):
                          dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
                          return_sequences=return_sequences, return_state=return_state, go_backwards=go_backwards,
                          stateful=stateful, unroll=unroll, reset_after=reset_after, use_cudnn=use_cudnn, **kwargs)
+
+    def _keras_bias(self) -> torch.Tensor:
+        if self.reset_after:  # Keras: the input bias and the recurrent bias, stacked
+            return self.bias_initializer((2, 3 * self.units))
+        return super()._keras_bias()
+
+    def _has_bias_hh(self) -> bool:
+        return self.reset_after and self.use_bias
+
+    def _from_keras(self, kernel: Any, recurrent: Any, bias: Any) -> dict[str, torch.Tensor]:
+        return convert.gru_from_keras(kernel, recurrent, bias, reset_after=self.reset_after, dtype=torch.float32)
+
+    def _to_keras(self, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> list[np.ndarray]:
+        return convert.gru_to_keras(w_ih, w_hh, b_ih, b_hh, reset_after=self.reset_after)
+
+    def _keras_layout(self) -> list[torch.Tensor]:
+        swap = convert.reorder_gru_gates
+        tensors = [swap(self.weight_ih, 0).T, swap(self.weight_hh, 0).T]
+        if self.use_bias:
+            b = swap(self.bias_ih, 0)
+            tensors.append(torch.stack([b, swap(self.bias_hh, 0)]) if self.reset_after else b)
+        return tensors
+
+    def _recur(self, args: tuple, states: list[torch.Tensor | None], common: dict[str, Any]
+               ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        out, h = ops.gru(*args, h0=states[0], recurrent_activation=self._recurrent_activation_arg,
+                         reset_after=self.reset_after, **common)
+        return out, [h]
+
+    def _own_config(self) -> dict[str, Any]:
+        return {"recurrent_activation": activations_mod.serialize(self.recurrent_activation),
+                "reset_after": self.reset_after}
