@@ -18,10 +18,11 @@ from torch import nn
 
 import lstmkit.nn
 from lstmkit.cli import main
+from lstmkit.data.imdb import keras_tokenize as tokenize
+from lstmkit.data.imdb import make_encoder
 from lstmkit.insight import gates_figure, load_imdb_run, probe, running_predictions
 from lstmkit.insight import runs as runs_module
 from lstmkit.insight.gates import pad_ids
-from lstmkit.insight.runs import make_encoder, tokenize
 from tests.insight.helpers import keras_facade
 
 DATA = Path(os.environ.get("LSTMKIT_DATA_DIR", "/work/shared/data"))

@@ -21,8 +21,10 @@ import gzip
 import itertools
 import json
 import pickle
+import re
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -224,3 +226,39 @@ def load_text_data(max_tokens: int | None = 20000, maxlen: int | None = 500, pad
     train, test = read_reviews(path)
     return encode_reviews(train, test, max_tokens=max_tokens, maxlen=maxlen, padding=padding,
                           truncating=truncating, min_count=min_count, seed=seed)
+
+
+# ----- texts to Keras' word-index ids ------------------------------------------------------------
+# Keras' Tokenizer / text_to_word_sequence default filters, which the IMDB word index was built with
+_FILTERS = re.compile(r"[!\"#$%&()*+,\-./:;<=>?@\[\\\]^_`{|}~\t\n]")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def keras_tokenize(text: str) -> list[str]:
+    """How the Keras IMDB word index was built: ASCII lowercasing, Keras' filter characters to spaces,
+    split on spaces (so "<br />" gives the word "br", which the index has)."""
+    return [w for w in _FILTERS.sub(" ", text.translate(_ASCII_LOWER)).split(" ") if w]
+
+
+def make_encoder(word_index: dict[str, int], *, num_words: int | None = 10000, start_char: int | None = 1,
+                 oov_char: int | None = 2, index_from: int = 0) -> Callable[[str], tuple[list[int], list[str]]]:
+    """An encoder like `imdb.load_data`'s: id = word_index[word] + index_from; ids >= num_words and unknown
+    words become `oov_char` (dropped when None); `start_char` first. OOV tokens are shown in brackets."""
+
+    def encode(text: str) -> tuple[list[int], list[str]]:
+        ids: list[int] = [] if start_char is None else [start_char]
+        shown: list[str] = [] if start_char is None else ["<start>"]
+        for word in keras_tokenize(text):
+            i = word_index.get(word)
+            i = None if i is None else i + index_from
+            if i is None or (num_words is not None and i >= num_words):
+                if oov_char is None:
+                    continue
+                ids.append(oov_char)
+                shown.append(f"[{word}]")
+            else:
+                ids.append(i)
+                shown.append(word)
+        return ids, shown
+
+    return encode

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Keras' Tokenizer / text_to_word_sequence default filters, which the IMDB word index was built with
-_FILTERS = re.compile(r"[!\"#$%&()*+,\-./:;<=>?@\[\\\]^_`{|}~\t\n]")
+from lstmkit.data.imdb import make_encoder
+
 MODEL_FILES = ("model.keras", "model.safetensors")
 
 
@@ -35,39 +34,6 @@ class TextModel:
     model: Any
     encode: Callable[[str], tuple[list[int], list[str]]]  # text -> (ids, the token shown for each id)
     maxlen: int | None
-
-
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def tokenize(text: str) -> list[str]:
-    """How the Keras IMDB word index was built: ASCII lowercasing, Keras' filter characters to spaces,
-    split on spaces (so "<br />" gives the word "br", which the index has)."""
-    return [w for w in _FILTERS.sub(" ", text.translate(_ASCII_LOWER)).split(" ") if w]
-
-
-def make_encoder(word_index: dict[str, int], *, num_words: int | None = 10000, start_char: int | None = 1,
-                 oov_char: int | None = 2, index_from: int = 0) -> Callable[[str], tuple[list[int], list[str]]]:
-    """An encoder like `imdb.load_data`'s: id = word_index[word] + index_from; ids >= num_words and unknown
-    words become `oov_char` (dropped when None); `start_char` first. OOV tokens are shown in brackets."""
-
-    def encode(text: str) -> tuple[list[int], list[str]]:
-        ids: list[int] = [] if start_char is None else [start_char]
-        shown: list[str] = [] if start_char is None else ["<start>"]
-        for word in tokenize(text):
-            i = word_index.get(word)
-            i = None if i is None else i + index_from
-            if i is None or (num_words is not None and i >= num_words):
-                if oov_char is None:
-                    continue
-                ids.append(oov_char)
-                shown.append(f"[{word}]")
-            else:
-                ids.append(i)
-                shown.append(word)
-        return ids, shown
-
-    return encode
 
 
 def _keras_word_index() -> dict[str, int]:
