@@ -88,6 +88,18 @@ class RecurrenceCall:
                 return f"activation {getattr(a, '__name__', repr(a))} is a callable, not one of the named activations"
         return None
 
+    def beyond_fused_kernels(self) -> str | None:
+        """The reason lstmkit's fused kernels (CPU and Triton) cannot run this call, else None: they have no
+        LSTM projection, know the named activations only, and give no gradient for the dropout masks."""
+        if self.weight_hr is not None:
+            return "the LSTM projection (weight_hr, proj_size) is not implemented in its kernels"
+        reason = self.unnamed_activation()
+        if reason is not None:
+            return reason
+        if any(m is not None and m.requires_grad for m in self.dropout_masks):
+            return "a dropout mask that requires grad: its kernels give no gradient for the masks"
+        return None
+
 
 Outputs = tuple[torch.Tensor, ...]  # LSTM (output, h_n, c_n); GRU and SimpleRNN (output, h_n)
 

@@ -335,14 +335,7 @@ class CpuBackend:
             return f"it runs on the CPU only, and the input is on {call.x.device}"
         if call.x.dtype not in DTYPES:
             return f"it runs float32 and float64 only, and the input is {call.x.dtype}"
-        if call.weight_hr is not None:
-            return "the LSTM projection (weight_hr, proj_size) is not implemented in its kernel"
-        reason = call.unnamed_activation()
-        if reason is not None:
-            return reason
-        if any(m is not None and m.requires_grad for m in call.dropout_masks):
-            return "a dropout mask that requires grad: its kernel gives no gradient for the masks"
-        return None
+        return call.beyond_fused_kernels()
 
     def run(self, call: RecurrenceCall) -> Outputs:
         act = activation_name(call.activation)

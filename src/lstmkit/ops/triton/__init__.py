@@ -71,13 +71,9 @@ class TritonBackend:
             need = (8, 0) if x.dtype == torch.bfloat16 else (7, 0)
             if _CAPABLE[x.device] < need:
                 return f"{x.dtype} needs compute capability {need}, and {x.device} has {_CAPABLE[x.device]}"
-        if call.weight_hr is not None:
-            return "the LSTM projection (weight_hr, proj_size) is not implemented in its kernels"
-        reason = call.unnamed_activation()
+        reason = call.beyond_fused_kernels()
         if reason is not None:
             return reason
-        if any(m is not None and m.requires_grad for m in call.dropout_masks):
-            return "a dropout mask that requires grad: its kernels give no gradient for the masks"
         if call.kind == "gru" and not call.reset_after and not fits_on_chip(call.hidden_size, 3, x.dtype):
             return (f"the GRU with reset_after=False at hidden size {call.hidden_size} needs the recurrent "
                     "weights on chip in one program, and they do not fit")
