@@ -91,10 +91,10 @@ inline float exp_f(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  const int32_t bits = (static_cast<int32_t>(n == n ? n : 0.0f) + 127) << 23;  // NaN: no int conversion of it
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  return x == x ? p * scale : x;  // NaN in, NaN out (the clamp above lets NaN through)
 }
 
 inline float sigmoid_f(float x) { return 1.0f / (1.0f + exp_f(-x)); }
@@ -106,7 +106,7 @@ inline float tanh_f(float x) {
   const float small =
       x * (1.0f + x2 * (-0.333333333f + x2 * (0.133333333f + x2 * (-0.0539682540f + x2 * (0.0218694885f +
                                                                                         x2 * -0.00886323552f)))));
-  const float e = exp_f(2.0f * (a < 9.0f ? a : 9.0f));
+  const float e = exp_f(2.0f * (a > 9.0f ? 9.0f : a));  // written so that NaN stays NaN (tanh(NaN) = NaN)
   const float big = std::copysign(1.0f - 2.0f / (e + 1.0f), x);
   return a < 0.3f ? small : big;
 }
@@ -136,7 +136,7 @@ inline S act(S x, int code) {
     const S y = x + S(3);
     return (y < S(0) ? S(0) : (y > S(6) ? S(6) : y)) / S(6);
   } else if constexpr (A == RELU) {
-    return x > S(0) ? x : S(0);
+    return x < S(0) ? S(0) : x;  // relu(NaN) = NaN, as torch.relu
   } else {
     return x;
   }
