@@ -91,7 +91,7 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    env = environment()
+    env = environment(for_record=not args.no_record)
     for units in [int(u) for u in args.units.split(",")]:
         for k, kind in enumerate(args.kinds.split(",")):
             shape = (kind, units, args.batches, args.repeats, args.batch_size, args.maxlen)

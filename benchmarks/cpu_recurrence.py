@@ -77,7 +77,7 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    env = environment()
+    env = environment(for_record=not args.no_record)
     from lstmkit.ops import cpu_kernel_info
 
     env["cpu_kernel"] = {k: v for k, v in vars(cpu_kernel_info()).items() if k != "path"}

@@ -33,7 +33,7 @@ GOALS = {"imdb": "best val acc: SimpleRNN >= 0.85, LSTM >= 0.89, BiLSTM >= 0.88 
          "pos": ">= 0.95 UPOS test accuracy"}
 
 
-def record(out: Path, seconds: float | None, command: str) -> dict[str, Any]:
+def record(out: Path, seconds: float | None, command: str, env: dict[str, Any]) -> dict[str, Any]:
     metrics = json.loads((out / "metrics.json").read_text())
     config = json.loads((out / "config.json").read_text())
     if "experiment" not in config:
@@ -41,7 +41,7 @@ def record(out: Path, seconds: float | None, command: str) -> dict[str, Any]:
                          "re-run it with `lstmkit run`")
     row = {"experiment": config["experiment"],
            "config": config["config"], "run_machine": config.get("machine"), "metrics": metrics,
-           "wall_seconds": seconds, "command": command, "environment": environment()}
+           "wall_seconds": seconds, "command": command, "environment": env}
     append_jsonl(RESULTS, row)
     return row
 
@@ -116,7 +116,7 @@ def main(argv: list[str]) -> int:
         return 0
     if argv[:1] == ["--from-run"]:
         out = Path(argv[1])
-        record(out, None, f"recorded from {out}")
+        record(out, None, f"recorded from {out}", environment())
         report()
         return 0
     from lstmkit.cli import main as cli
@@ -125,11 +125,12 @@ def main(argv: list[str]) -> int:
         print("give --out DIR so the run can be recorded", file=sys.stderr)
         return 2
     out = Path(argv[argv.index("--out") + 1])
+    env = environment()  # before the run: a dirty tree refuses before hours of training, not after
     t0 = time.perf_counter()
     rc = cli(["run", *argv])
     if rc != 0:
         return rc
-    record(out, time.perf_counter() - t0, "lstmkit run " + " ".join(argv))
+    record(out, time.perf_counter() - t0, "lstmkit run " + " ".join(argv), env)
     report()
     return 0
 

@@ -6,8 +6,10 @@
 #   tests     the gpu-marked tests: compiled kernels against the float64 reference, every dtype
 #   bench     benchmarks/gpu_recurrence.py: lstmkit vs cuDNN, JSON lines + a table at the end
 # Usage: bash benchmarks/gpu_all.sh [versions] [compile] [tests] [bench]   (default: all four)
-# Device tool: run(command="bash benchmarks/gpu_all.sh", timeout_s=600). The stage limits below sum
-# to under 10 minutes; a stage that runs over is stopped and the next one starts.
+# Device tool: first `python benchmarks/common.py stamp` here (refuses a dirty tree; the device's copy
+# has no .git, so the bench stage checks the copy against that stamp before recording), then
+# run(command="bash benchmarks/gpu_all.sh", timeout_s=600, carry=[".tree.json"]). The stage limits
+# below sum to under 10 minutes; a stage that runs over is stopped and the next one starts.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-benchmarks/results}"

@@ -29,6 +29,9 @@ from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import tree_commit
+
 from lstmkit import shapes  # benchmarks/gpu_all.sh puts src/ on PYTHONPATH
 
 SHAPES = {shapes.name(s): s for s in shapes.GPU}  # name: (B, T, I, H), from lstmkit.shapes
@@ -51,19 +54,22 @@ def sync() -> None:
         torch.cuda.synchronize()
 
 
-def environment() -> dict:
+def environment(for_record: bool = True) -> dict:
+    """The device, the versions and the commit; for a record a tree with uncommitted changes raises
+    common.DirtyTree (on the device's copy without .git: carry the stamp, see common.py)."""
     import triton
 
+    commit = tree_commit(for_record=for_record)
     if DEVICE == "cpu":
         return {"device": "cpu-interpreter-smoke", "torch": torch.__version__, "triton": triton.__version__,
-                "date": datetime.date.today().isoformat()}
+                "date": datetime.date.today().isoformat(), "commit": commit}
     dev = torch.cuda.current_device()
     props = torch.cuda.get_device_properties(dev)
     return {
         "device": props.name, "capability": list(torch.cuda.get_device_capability(dev)),
         "multiprocessors": props.multi_processor_count, "torch": torch.__version__, "triton": triton.__version__,
         "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(), "python": platform.python_version(),
-        "date": datetime.date.today().isoformat(),
+        "date": datetime.date.today().isoformat(), "commit": commit,
     }
 
 
@@ -183,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     elif not torch.cuda.is_available():
         print("needs a CUDA device (or --smoke-cpu)", file=sys.stderr)
         return 2
-    env = environment()
+    env = environment(for_record=not args.smoke_cpu)  # the smoke run's numbers are no record
     print(json.dumps(env), flush=True)
     shapes = SMOKE_SHAPES if args.smoke_cpu else QUICK_SHAPES if args.quick else SHAPES
     order = [o for o in ORDER if o[1] == "fp32"] if args.smoke_cpu else ORDER

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from insight_record import append_result
+from insight_record import append_result, environment
 
 from lstmkit.cli import main
 
@@ -21,6 +21,7 @@ def run(argv: list[str]) -> int:
     if "--out" not in argv:
         raise SystemExit("give --out FILE.png")
     out = Path(argv[argv.index("--out") + 1])
+    env = environment()  # before the run: a dirty tree refuses before the training, not after
     t0 = time.perf_counter()
     status = main(["inspect", "gradients", *argv])
     if status:
@@ -35,7 +36,7 @@ def run(argv: list[str]) -> int:
                 f"dx@{d}": flow["dx"][T - 1 - d] for d in picks}
     append_result("insight_gradients.jsonl", {"benchmark": "gradient_flow", "settings": data["settings"],
                                               "scores_after_training": data["scores"], "norms": summary,
-                                              "seconds": round(time.perf_counter() - t0, 1)})
+                                              "seconds": round(time.perf_counter() - t0, 1)}, env)
     return 0
 
 

@@ -14,12 +14,13 @@ import shutil
 import sys
 from pathlib import Path
 
-from insight_record import append_result
+from insight_record import append_result, environment
 
 from lstmkit.cli import main
 
 
 def run(argv: list[str]) -> int:
+    env = environment()  # before the run: a dirty tree refuses before the training, not after
     copy_to = None
     if "--copy-plot" in argv:
         k = argv.index("--copy-plot")
@@ -37,7 +38,7 @@ def run(argv: list[str]) -> int:
     run_machine = json.loads((out / "config.json").read_text())["machine"]  # where the run itself ran
     append_result("insight_memory.jsonl", {"benchmark": "memory", "task": metrics["task"], "run_folder": str(out),
                                            "seconds": metrics["seconds"], "config": metrics["config"],
-                                           "results": metrics["results"], "run_machine": run_machine})
+                                           "results": metrics["results"], "run_machine": run_machine}, env)
     if copy_to:
         shutil.copyfile(out / "memory.png", copy_to)
     return 0

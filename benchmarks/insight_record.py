@@ -9,11 +9,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import append_jsonl, environment
 
+__all__ = ["append_result", "environment"]
+
 RESULTS = Path(__file__).parent / "results"
 
 
-def append_result(file: str, record: dict[str, Any]) -> Path:
-    """Append `record` (plus the command line and environment) to benchmarks/results/`file`, written whole."""
+def append_result(file: str, record: dict[str, Any], env: dict[str, Any]) -> Path:
+    """Append `record` (plus the command line and `env`, `environment()` taken before the run) to
+    benchmarks/results/`file`, written whole."""
     path = RESULTS / file
-    append_jsonl(path, {"command": " ".join(sys.argv), **record, "environment": environment()})
+    append_jsonl(path, {"command": " ".join(sys.argv), **record, "environment": env})
     return path

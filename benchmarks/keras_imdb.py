@@ -231,17 +231,18 @@ def main(argv: list[str]) -> int:
         p.error(f"unknown models {unknown}; choose from {MODELS}")
     if args.threads:
         torch.set_num_threads(args.threads)
+    env = environment(for_record=not args.no_record)  # before training: a dirty tree refuses at once
     data = load(args.maxlen, args.limit, args.test_limit)
     common = {"epochs": args.epochs, "limit": args.limit, "test_limit": args.test_limit, "maxlen": args.maxlen,
               "batch_size": args.batch_size, "seed": args.seed, "backend": args.backend,
               "command": " ".join(["benchmarks/keras_imdb.py", *argv])}
     for name in models:
-        result = {**common, **run_lstmkit(name, data, args), "environment": environment()}
+        result = {**common, **run_lstmkit(name, data, args), "environment": env}
         print(json.dumps({k: v for k, v in result.items() if k not in ("history", "environment")}, indent=1))
         if not args.no_record:
             append(result)
         if args.keras:
-            peer = {**common, "epochs": 1, **run_keras(name, data, args), "environment": environment(),
+            peer = {**common, "epochs": 1, **run_keras(name, data, args), "environment": env,
                     "lstmkit_seconds_per_epoch": round(result["seconds_per_epoch_with_validation"], 1)}
             print(json.dumps({k: v for k, v in peer.items() if k != "environment"}, indent=1))
             if not args.no_record:
