@@ -1,5 +1,6 @@
 """lstmkit.runtime: seeding, the choice of device, and the machine's description."""
 
+import platform
 import random
 
 import numpy as np
@@ -34,3 +35,12 @@ def test_resolve_device():
 def test_machine_info_names_the_processor_and_versions():
     info = runtime.machine_info()
     assert info["torch"] == torch.__version__ and info["processor"] and info["cpu_threads"] >= 1
+
+
+def test_cpu_model_reads_cpuinfo_and_falls_back_without_it(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: Example CPU @ 2.0GHz\n")
+    assert runtime.cpu_model(info) == "Example CPU @ 2.0GHz"
+    assert runtime.cpu_model(tmp_path / "missing") == platform.processor()
+    info.write_text("processor\t: 0\n")  # no model name line (some ARM kernels)
+    assert runtime.cpu_model(info) == platform.processor()

@@ -42,14 +42,16 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return resolved
 
 
-def cpu_model() -> str:
-    """The processor's model name (/proc/cpuinfo on Linux)."""
+def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
+    """The processor's model name: /proc/cpuinfo's on Linux, where platform.processor() says only
+    "x86_64"; elsewhere (no such file) platform.processor()."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
+        text = Path(cpuinfo).read_text()
+    except OSError:  # not Linux, or /proc not mounted
+        return platform.processor()
+    for line in text.splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
     return platform.processor()
 
 
