@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from common import append_jsonl, environment  # noqa: E402
 
+from lstmkit import shapes  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results" / "cpu_imdb_epoch.jsonl"
 EPOCH = 20_000
 
@@ -82,8 +84,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--units", default="32")
     p.add_argument("--batches", type=int, default=10)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--maxlen", type=int, default=500)
+    p.add_argument("--batch-size", type=int, default=shapes.IMDB[0])  # the named IMDB shape (B, T, I, H)
+    p.add_argument("--maxlen", type=int, default=shapes.IMDB[1])
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--tf-python", default=None, help="a Python with keras + tensorflow-cpu (the TF peer)")
     p.add_argument("--keras-torch", action="store_true", help="also time Keras 3 with its torch backend (slow)")

@@ -20,15 +20,16 @@ from lstmkit.cli import main
 
 
 def run(argv: list[str]) -> int:
-    env = environment()  # before the run: a dirty tree refuses before the training, not after
     copy_to = None
     if "--copy-plot" in argv:
         k = argv.index("--copy-plot")
         copy_to, argv = argv[k + 1], argv[:k] + argv[k + 2 :]
     if "--from-run" in argv:
         out = Path(argv[argv.index("--from-run") + 1])
+        env = environment()
     elif "--out" in argv:
         out = Path(argv[argv.index("--out") + 1])
+        env = environment()  # before the run: a dirty tree refuses before the training, not after
         status = main(["run", "memory", *argv])
         if status:
             return status

@@ -32,6 +32,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import append_jsonl, environment, replace_section
 
+from lstmkit import shapes
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "keras_imdb.jsonl"
 DOC = ROOT / "docs" / "results.md"
@@ -212,8 +214,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--limit", type=int, default=None, help="use only the first N training reviews")
     p.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test reviews")
-    p.add_argument("--maxlen", type=int, default=500)
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--maxlen", type=int, default=shapes.IMDB[1])  # the named IMDB shape (B, T, I, H)
+    p.add_argument("--batch-size", type=int, default=shapes.IMDB[0])
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--backend", default="auto", help="lstmkit.ops backend for the recurrent layers")
     p.add_argument("--seed", type=int, default=0)

@@ -21,6 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, append_jsonl, environment
 from keras_imdb import load
 
+from lstmkit import shapes
+
 RESULTS = ROOT / "benchmarks" / "results" / "keras_imdb_peer.jsonl"
 
 
@@ -32,7 +34,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     env = environment()  # before training: a dirty tree refuses at once
-    (x_train, y_train), (x_test, y_test) = load(500, None, None)
+    (x_train, y_train), (x_test, y_test) = load(shapes.IMDB[1], None, None)  # the named IMDB shape's T: 500 tokens
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "imdb_padded.npz"
         np.savez(data, x_train=x_train.astype("int32"), y_train=y_train.astype("float32"),

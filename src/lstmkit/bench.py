@@ -123,7 +123,7 @@ def measure(kind: str, shape: tuple[int, int, int, int], *, dtype: str | torch.d
 
 
 def parse_shapes(text: str) -> list[tuple[int, int, int, int]]:
-    """'128,500,32,32;64,256,256,256' -> [(128, 500, 32, 32), (64, 256, 256, 256)]."""
+    """'2,30,4,5;6,70,8,9' -> [(2, 30, 4, 5), (6, 70, 8, 9)] (B, T, I, H each; the named ones are lstmkit.shapes)."""
     shapes = []
     for part in text.replace(" ", "").split(";"):
         if not part:
