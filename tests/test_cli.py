@@ -50,3 +50,10 @@ def test_bench_rejects_bad_shapes_and_kinds(capsys):
     assert "four positive integers B,T,I,H, got '1,2,3'" in capsys.readouterr().err
     assert main(["bench", "--kinds", "lstm,tree", "--shapes", "2,2,2,2"]) == 2
     assert "unknown kinds ['tree']" in capsys.readouterr().err
+
+
+def test_run_without_an_experiment(capsys):
+    assert main(["run", "--help"]) == 0  # asked for: the experiments on stdout
+    assert "experiments: imdb, memory, pos, temperature" in capsys.readouterr().out
+    assert main(["run"]) == 2  # forgot the experiment: a usage error on stderr
+    assert "usage: lstmkit run EXPERIMENT" in capsys.readouterr().err

@@ -20,13 +20,18 @@ print(f"status={status} torch={'torch' in sys.modules} numpy={'numpy' in sys.mod
 COMMANDS = [
     (["--help"], "lstmkit run EXPERIMENT"),
     (["--version"], "lstmkit 0.1.0"),
+    (["run", "--help"], "experiments: imdb, memory, pos, temperature"),
     (["run", "imdb", "--help"], "--num-words"),
     (["run", "temperature", "--help"], "--horizon"),
     (["run", "pos", "--help"], "--char-hidden"),
     (["run", "memory", "--help"], "{recall,adding}"),
     (["data", "--help"], "{list,fetch,verify}"),
+    (["data", "list", "--help"], "usage: lstmkit data list"),
+    (["data", "fetch", "--help"], "usage: lstmkit data fetch"),
+    (["data", "verify", "--help"], "usage: lstmkit data verify"),
     (["inspect", "--help"], "{gates,gradients}"),
     (["inspect", "gates", "--help"], "--text"),
+    (["inspect", "gradients", "--help"], "--length"),
     (["bench", "--help"], "--shapes"),
 ]
 

@@ -51,9 +51,10 @@ def _add_config_options(parser: argparse.ArgumentParser, config_cls: type) -> No
 
 def _run(argv: Sequence[str]) -> int:
     if not argv or argv[0].startswith("-"):
-        print(f"usage: lstmkit run EXPERIMENT [options]; experiments: {', '.join(sorted(EXPERIMENTS))}",
-              file=sys.stderr)
-        return 2
+        asked = list(argv) in (["-h"], ["--help"])  # asked for help: stdout and success; else a usage error
+        print(f"usage: lstmkit run EXPERIMENT [options]; experiments: {', '.join(sorted(EXPERIMENTS))}; "
+              "lstmkit run EXPERIMENT --help lists its options", file=sys.stdout if asked else sys.stderr)
+        return 0 if asked else 2
     name, rest = argv[0], argv[1:]
     config_cls = experiment_config(name)  # torch-free: the help answers at once
     parser = argparse.ArgumentParser(prog=f"lstmkit run {name}", description=experiment_doc(name),
