@@ -174,6 +174,15 @@ def _state(s: torch.Tensor | None, B: int, size: int, name: str, x: torch.Tensor
     return s
 
 
+def _zero_masked_steps(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """x with zeros at the masked steps. A masked step's input reaches no output, but a backend's
+    weight gradient multiplies it by the step's zero gate gradient, and 0 * NaN is NaN: with zeros
+    there, padding contributes exactly nothing whatever it holds, as in a packed sequence."""
+    if mask is None:
+        return x
+    return x.masked_fill(~mask[:, :, None], 0.0)  # (B, T, I)
+
+
 @quiet_under_jit_trace
 def lstm(
     x: torch.Tensor,
@@ -214,6 +223,7 @@ def lstm(
     h0 = _state(h0, B, Hr, "lstm: h0", x)
     c0 = _state(c0, B, H, "lstm: c0", x)
     mask = normalize_mask(mask, lengths, B, T, x.device)
+    x = _zero_masked_steps(x, mask)
     check_dropout_mask(input_dropout_mask, B, x.shape[2], "lstm: input_dropout_mask", x)
     check_dropout_mask(recurrent_dropout_mask, B, Hr, "lstm: recurrent_dropout_mask", x)
     call = RecurrenceCall(
@@ -254,6 +264,7 @@ def gru(
     H = _weights("gru", 3, x, weight_ih, weight_hh, bias_ih, bias_hh)
     h0 = _state(h0, B, H, "gru: h0", x)
     mask = normalize_mask(mask, lengths, B, T, x.device)
+    x = _zero_masked_steps(x, mask)
     check_dropout_mask(input_dropout_mask, B, x.shape[2], "gru: input_dropout_mask", x)
     check_dropout_mask(recurrent_dropout_mask, B, H, "gru: recurrent_dropout_mask", x)
     call = RecurrenceCall(
@@ -291,6 +302,7 @@ def simple_rnn(
     H = _weights("simple_rnn", 1, x, weight_ih, weight_hh, bias_ih, bias_hh)
     h0 = _state(h0, B, H, "simple_rnn: h0", x)
     mask = normalize_mask(mask, lengths, B, T, x.device)
+    x = _zero_masked_steps(x, mask)
     check_dropout_mask(input_dropout_mask, B, x.shape[2], "simple_rnn: input_dropout_mask", x)
     check_dropout_mask(recurrent_dropout_mask, B, H, "simple_rnn: recurrent_dropout_mask", x)
     call = RecurrenceCall(
