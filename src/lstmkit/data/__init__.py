@@ -11,16 +11,45 @@
               (default ~/.cache/lstmkit), then the upstream address, checked against pinned sha256
 """
 
-from lstmkit.data import imdb, series, text, ud, weather, windows
-from lstmkit.data.cache import Verified, cache_dir, data_dir, fetch, find, list_datasets, locate, search_dirs, verify
-from lstmkit.data.commands import cli_fetch, cli_list, cli_verify
-from lstmkit.data.errors import DataError
-from lstmkit.data.registry import REGISTRY, DataFile, FileVariant
-from lstmkit.data.sequence import TimeseriesDataset, pad_sequences, timeseries_dataset_from_array, to_categorical
-from lstmkit.data.series import Table, load_airline_passengers, load_daily_min_temperatures, load_sunspots
-from lstmkit.data.text import Vocabulary, tokenize
-from lstmkit.data.weather import load_beijing, load_jena
-from lstmkit.data.windows import ForecastData, Normalizer, SplitRanges, Windows, chronological_split, forecast_windows
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# name -> the submodule that defines it. Loaded on first use: `lstmkit run EXPERIMENT --help` reads
+# `memory_names` from here, and importing every data set's module first (numpy, the download
+# helper) took 150 of the 175 ms the help needed.
+_SUBMODULES = ("cache", "commands", "convert", "download", "errors", "imdb", "memory", "memory_names", "npz",
+               "registry", "sequence", "series", "text", "ud", "weather", "windows")
+_FROM = {
+    **dict.fromkeys(["Verified", "cache_dir", "data_dir", "fetch", "find", "list_datasets", "locate", "search_dirs",
+                     "verify"], "cache"),
+    **dict.fromkeys(["cli_fetch", "cli_list", "cli_verify"], "commands"),
+    "DataError": "errors",
+    **dict.fromkeys(["REGISTRY", "DataFile", "FileVariant"], "registry"),
+    **dict.fromkeys(["TimeseriesDataset", "pad_sequences", "timeseries_dataset_from_array", "to_categorical"],
+                    "sequence"),
+    **dict.fromkeys(["Table", "load_airline_passengers", "load_daily_min_temperatures", "load_sunspots"], "series"),
+    **dict.fromkeys(["Vocabulary", "tokenize"], "text"),
+    **dict.fromkeys(["load_beijing", "load_jena"], "weather"),
+    **dict.fromkeys(["ForecastData", "Normalizer", "SplitRanges", "Windows", "chronological_split",
+                     "forecast_windows"], "windows"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _FROM:
+        value = getattr(importlib.import_module(f"{__name__}.{_FROM[name]}"), name)
+        globals()[name] = value  # found once, then a plain attribute
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | set(_SUBMODULES))
+
 
 __all__ = [
     "REGISTRY", "DataError", "DataFile", "FileVariant", "ForecastData", "Normalizer", "SplitRanges", "Table",
