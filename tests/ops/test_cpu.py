@@ -3,6 +3,9 @@ over odd shapes, masks on either side, directions, activations, dropout masks; b
 implementations (the compiled kernel and the PyTorch loops); gradcheck; fallbacks; the build."""
 
 import itertools
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -332,3 +335,69 @@ def test_the_abi_number_is_read_from_the_kernel_source():
     kernel = build.load()
     if kernel is not None:
         assert kernel._lib.lk_abi_version() == build._abi_version(build.SOURCE.read_bytes())
+
+
+@pytest.fixture
+def built(tmp_path):
+    """A kernel library built into a fresh cache folder, with its record, by another process (dlopen
+    hands back a library already loaded under the same path, so this one must not load it first)."""
+    if build._compiler() is None:
+        pytest.skip("no C++ compiler here")
+    code = ("import sys; from pathlib import Path; from lstmkit.ops._cpu import build; "
+            "k, info = build.build(directory=Path(sys.argv[1])); sys.exit(0 if k is not None else info.reason)")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, timeout=600)
+    (library,) = tmp_path.glob("*.so")
+    assert build._record_path(library).exists()
+    return tmp_path, library
+
+
+def _replace_with(path, data):
+    """Put a new file with `data` at `path` (this process has the old one mapped: writing into it in
+    place would pull the pages from under the loaded library)."""
+    tmp = path.with_name(path.name + ".test")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def test_a_truncated_cached_library_is_rebuilt_not_loaded(built):
+    directory, library = built
+    data = library.read_bytes()
+    _replace_with(library, data[: len(data) // 2])  # a full disk or a killed copy
+    kernel, info = build.build(directory=directory)
+    assert kernel is not None and info.compiled_now
+    assert "bytes with sha256" in info.rebuilt_because and "its record says" in info.rebuilt_because
+    assert build._check_record(library) is None  # whole again, and matching its record
+
+
+def test_an_empty_library_without_record_is_rebuilt(built):
+    directory, library = built
+    _replace_with(library, b"")
+    build._record_path(library).unlink()
+    kernel, info = build.build(directory=directory)
+    assert kernel is not None and "has no valid record" in info.rebuilt_because
+
+
+def test_a_library_that_still_fails_after_one_rebuild_turns_the_fast_path_off_naming_the_file(built, monkeypatch):
+    directory, library = built
+
+    def broken_compile(cxx, out):  # writes a library with a valid record that is not a shared object
+        tmp = out.with_name(out.name + ".new")
+        tmp.write_bytes(b"not an ELF file")
+        build._write_record(out, tmp)
+        tmp.replace(out)
+        return [], 0.0
+
+    _replace_with(library, b"garbage")
+    monkeypatch.setattr(build, "_compile", broken_compile)
+    kernel, info = build.build(directory=directory)
+    assert kernel is None and not info.loaded
+    assert str(library) in info.reason and "rebuilt once because" in info.reason
+
+
+def test_stale_temporaries_of_killed_builds_are_removed(tmp_path):
+    old, fresh = tmp_path / "rnn_kernels-x.abc.tmp.so", tmp_path / "rnn_kernels-x.def.tmp.so"
+    old.write_bytes(b"half")
+    fresh.write_bytes(b"half")
+    os.utime(old, (0, 0))  # written long ago
+    build._remove_stale_temporaries(tmp_path)
+    assert not old.exists() and fresh.exists()  # a build may still be writing the fresh one

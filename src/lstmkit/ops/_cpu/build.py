@@ -8,8 +8,11 @@ in at load time; without them it uses a plain loop.
 The library is cached under `$LSTMKIT_CACHE_DIR` (default `$XDG_CACHE_HOME/lstmkit` or
 `~/.cache/lstmkit`), named by a hash of the source, the compiler, its flags and the CPU, so it is
 built once per machine; concurrent builds write to temporary names and the last `os.replace` wins.
-Any failure (no compiler, a compile error, a library that will not load) gives a warning once and
-`load()` returns None, so the caller falls back to the pure-PyTorch loops.
+Beside each library `<name>.so.sha256` records its size and hash, written before the library is moved
+into place and checked before it is loaded; a cached library that fails the check or will not load
+is rebuilt once. Any failure (no compiler, a compile error, a library that will not load after that)
+gives a warning naming the file once and `load()` returns None, so the caller runs the pure-PyTorch
+loops.
 """
 
 from __future__ import annotations
@@ -97,6 +100,7 @@ class BuildInfo:
     flags: list[str] = field(default_factory=list)
     blas: bool = False
     reason: str | None = None  # why it is not loaded
+    rebuilt_because: str | None = None  # what was wrong with the cached library that was rebuilt
 
 
 class Kernel:
@@ -195,6 +199,61 @@ def _blas_addresses() -> tuple[int | None, int | None]:
     return None, None
 
 
+def _record_path(out: Path) -> Path:
+    return out.with_name(out.name + ".sha256")
+
+
+def _digest(path: Path) -> tuple[int, str]:
+    data = path.read_bytes()
+    return len(data), hashlib.sha256(data).hexdigest()
+
+
+def _write_record(out: Path, built: Path) -> None:
+    """Write `<library>.sha256`: the size and sha256 the library at `out` must have (atomically)."""
+    size, digest = _digest(built)
+    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{size} {digest}\n")
+    os.replace(tmp, _record_path(out))
+
+
+def _check_record(out: Path) -> str | None:
+    """Why the cached library at `out` cannot be trusted (None if its size and hash match its record).
+    Checked before loading: mapping a truncated library kills the process with SIGBUS."""
+    record = _record_path(out)
+    try:
+        size, digest = record.read_text().split()
+    except (OSError, ValueError):
+        return f"{out} has no valid record of its size and hash ({record})"
+    actual = _digest(out)
+    if actual != (int(size), digest):
+        return (f"{out} is {actual[0]} bytes with sha256 {actual[1][:12]}..., "
+                f"its record says {size} bytes, {digest[:12]}...")
+    return None
+
+
+def _remove_stale_temporaries(directory: Path, older_than_s: float = 3600.0) -> None:
+    """Temporary files of builds killed before they finished (a running build's are younger)."""
+    now = time.time()
+    for path in directory.glob("*.tmp*"):
+        try:
+            if now - path.stat().st_mtime > older_than_s:
+                path.unlink()
+        except OSError:
+            continue  # another process removed or is replacing it
+
+
+def _load_checked(out: Path, source: bytes) -> Kernel:
+    """Load the library at `out` after checking it against its record; raises RuntimeError or OSError."""
+    reason = _check_record(out)
+    if reason is not None:
+        raise RuntimeError(reason)
+    lib = ctypes.CDLL(str(out))
+    if lib.lk_abi_version() != _abi_version(source):
+        raise RuntimeError(f"library {out} has ABI {lib.lk_abi_version()}, expected {_abi_version(source)}")
+    return Kernel(lib)
+
+
 def _compile(cxx: str, out: Path) -> tuple[list[str], float]:
     """Compile to a temporary file beside `out`, then move it into place. Returns (flags, seconds)."""
     errors = []
@@ -206,6 +265,9 @@ def _compile(cxx: str, out: Path) -> tuple[list[str], float]:
         try:
             proc = subprocess.run([cxx, *flags, str(SOURCE), "-o", tmp], capture_output=True, text=True, timeout=300)
             if proc.returncode == 0:
+                # the record first, then the library: a kill between the two leaves a record without its
+                # library, or a library its record does not match, and either is rebuilt
+                _write_record(out, Path(tmp))
                 os.replace(tmp, out)
                 return flags, time.perf_counter() - t0
             errors.append(f"{' '.join(extra) or 'no extra flags'}: {proc.stderr.strip()[-400:]}")
@@ -236,17 +298,29 @@ def build(cxx: str | None = None, directory: Path | None = None) -> tuple[Kernel
     directory = directory or cache_dir()
     out = directory / f"rnn_kernels-{key}.so"
     try:
+        directory.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(directory)
         if not out.exists():
-            directory.mkdir(parents=True, exist_ok=True)
             info.flags, info.compile_seconds = _compile(cxx, out)
             info.compiled_now = True
-        lib = ctypes.CDLL(str(out))
-        if lib.lk_abi_version() != _abi_version(source):
-            raise RuntimeError(f"library {out} has ABI {lib.lk_abi_version()}, expected {_abi_version(source)}")
-        kernel = Kernel(lib)
+        try:
+            kernel = _load_checked(out, source)
+        except (OSError, RuntimeError, AttributeError) as e:
+            if info.compiled_now:
+                raise
+            # a cached library that is damaged (a full disk, a killed copy) or will not load: build it once more
+            info.rebuilt_because = str(e)
+            for path in (out, _record_path(out)):
+                path.unlink(missing_ok=True)
+            info.flags, info.compile_seconds = _compile(cxx, out)
+            info.compiled_now = True
+            kernel = _load_checked(out, source)
     except (OSError, RuntimeError, AttributeError) as e:
-        info.reason = str(e)
+        info.reason = f"{e} (library {out})" if str(out) not in str(e) else str(e)
+        if info.rebuilt_because:
+            info.reason += f"; it was rebuilt once because {info.rebuilt_because}"
         return None, info
+    lib = kernel._lib
     sgemm, dgemm = _blas_addresses()
     lib.lk_set_blas(ctypes.c_void_p(sgemm), ctypes.c_void_p(dgemm))
     info.loaded, info.path, info.blas = True, str(out), sgemm is not None
