@@ -103,5 +103,6 @@ def test_a_copy_without_git_is_checked_against_the_stamp(repo, tmp_path_factory)
 
 
 def test_the_stamp_is_ignored_in_this_repository():
-    proc = subprocess.run(["git", "check-ignore", "-q", common.STAMP], cwd=common.ROOT, check=False)
-    assert proc.returncode == 0, f"{common.STAMP} must be in .gitignore, or writing it would dirty the tree"
+    # read .gitignore itself: CI may test a copy of the tree that is no git checkout
+    ignored = (common.ROOT / ".gitignore").read_text().splitlines()
+    assert f"/{common.STAMP}" in ignored, f"{common.STAMP} must be in .gitignore, or writing it would dirty the tree"
