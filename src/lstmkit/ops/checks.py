@@ -41,7 +41,8 @@ def _fmt(shape: tuple[int, ...] | torch.Size) -> str:
 
 
 def check_sequence(x: torch.Tensor, name: str = "input") -> tuple[int, int, int]:
-    """A batch-first float sequence (B, T, I) with at least one step and one sequence."""
+    """A batch-first float sequence (B, T, I) with at least one step; B may be 0 (an empty batch gives
+    empty results, as in torch.nn and Keras)."""
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor of shape (batch, time, features), got {type(x).__name__}")
     if x.dim() != 3:
@@ -49,8 +50,8 @@ def check_sequence(x: torch.Tensor, name: str = "input") -> tuple[int, int, int]
     if not x.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
     B, T, I = x.shape
-    if B == 0 or T == 0:
-        raise ValueError(f"{name} is empty: shape {_fmt(x.shape)}; expected at least one sequence and one time step")
+    if T == 0:  # torch.nn refuses it too: there is no last step to give h_n
+        raise ValueError(f"{name} has no time step: shape {_fmt(x.shape)}; expected at least one step")
     return B, T, I
 
 

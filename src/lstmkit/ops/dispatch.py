@@ -135,6 +135,10 @@ def run(call: RecurrenceCall, backend: str = "auto") -> Outputs:
         records.append(rec)
         return out
     chosen = BACKENDS.select(backend, call)
+    if call.x.shape[0] == 0:
+        # an empty batch: nothing to compute, whichever backend was chosen; the reference gives the
+        # empty results and their (empty or zero) gradients without launching a kernel on no rows
+        return reference.run(call)
     if torch.jit.is_tracing() and not chosen.traceable:
         raise RuntimeError(
             f"torch.jit.trace cannot record backend {chosen.name!r} correctly: it would fix the sequence length "
