@@ -4,7 +4,7 @@ iterable of (x, y[, sample_weight]) batches; the validation split taken from the
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from typing import Any
 
 import numpy as np
@@ -106,9 +106,11 @@ class IterableBatches:
     def __len__(self) -> int:
         if self.steps is not None:
             return self.steps
+        if not isinstance(self.data, Sized):
+            return 0
         try:
-            return len(self.data)  # type: ignore[arg-type]
-        except TypeError:
+            return len(self.data)
+        except TypeError:  # a DataLoader over an IterableDataset has __len__ and raises TypeError from it
             return 0
 
     def to(self, device: torch.device) -> IterableBatches:
