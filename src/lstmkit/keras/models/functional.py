@@ -43,7 +43,7 @@ def _ordered_nodes(outputs: list[KerasTensor]) -> list[Node]:
     return order
 
 
-class Functional(Model):
+class Functional(Model, functional_api=True):
     """The model of a graph of layers from `inputs` (Input() tensors) to `outputs`."""
 
     def __init__(self, inputs: Any, outputs: Any, name: str | None = None, trainable: bool = True,

@@ -9,9 +9,8 @@ from typing import Any
 
 from torch import nn
 
-from lstmkit.keras.layers.layer import LAYER_CLASSES, Layer, get_mask
+from lstmkit.keras.layers.layer import Layer, get_mask
 from lstmkit.keras.layers.recurrent import RNN
-from lstmkit.keras.layers.wrappers import layer_from_config
 from lstmkit.keras.models.saving import load_weights, model_config, save_model, save_weights
 from lstmkit.keras.models.summary import summary_text
 from lstmkit.keras.models.training import Trainer
@@ -21,11 +20,25 @@ from lstmkit.ops import backends
 class Model(Trainer, Layer):
     """A layer made of layers, that can be compiled, trained, evaluated, summarised and saved."""
 
+    # The class that Keras' Model(inputs, outputs) builds. functional.py's Functional declares itself
+    # (`class Functional(Model, functional_api=True)`) so this module need not import its own subclass,
+    # and a user's class that happens to be named "Functional" in the layer registry cannot take its place.
+    _functional_api: type[Model] | None = None
+
+    def __init_subclass__(cls, functional_api: bool = False, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if functional_api:
+            Model._functional_api = cls
+
+    @classmethod
+    def _functional_class(cls) -> type[Model]:
+        if Model._functional_api is None:  # only if model.py were loaded without lstmkit.keras.models
+            raise RuntimeError("Model(inputs, outputs) needs lstmkit.keras.models.functional to be imported")
+        return Model._functional_api
+
     def __new__(cls, *args: Any, **kwargs: Any) -> Model:
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
-            # Keras' Model(inputs, outputs) is a Functional; looked up by name so this module need not
-            # import its own subclass (functional.py defines it, keras.models imports both)
-            return super().__new__(LAYER_CLASSES["Functional"])
+            return super().__new__(cls._functional_class())
         return super().__new__(cls)
 
     def __init__(self, *args: Any, name: str | None = None, trainable: bool = True, **kwargs: Any) -> None:
@@ -123,7 +136,7 @@ class Model(Trainer, Layer):
     def from_config(cls, config: dict[str, Any]) -> Model:
         """`Model` in a config is Keras' name for a functional model."""
         if cls is Model:
-            return layer_from_config({"class_name": "Functional", "config": config})  # type: ignore[return-value]
+            return cls._functional_class().from_config(config)
         return super().from_config(config)  # type: ignore[no-any-return]
 
     def get_config(self) -> dict[str, Any]:
