@@ -15,6 +15,8 @@ from torch import nn
 from lstmkit import ops
 from lstmkit.ops.activations import Activation
 
+States = list[torch.Tensor | None]  # a cell's h (and c), each optional
+
 
 class _CellBase(nn.Module):
     gates: int = 1
@@ -46,13 +48,13 @@ class _CellBase(nn.Module):
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
 
-    def _prepare(self, input: torch.Tensor, states: list[torch.Tensor | None]) -> tuple[torch.Tensor, list, bool]:
+    def _prepare(self, input: torch.Tensor, states: States) -> tuple[torch.Tensor, States, bool]:
         if not isinstance(input, torch.Tensor) or input.dim() not in (1, 2):
             got = tuple(input.shape) if isinstance(input, torch.Tensor) else type(input).__name__
             raise ValueError(f"{type(self).__name__}: expected input of shape (B, I) or (I,), got {got}")
         batched = input.dim() == 2
         x = (input if batched else input.unsqueeze(0)).unsqueeze(1)  # (B, 1, I)
-        out = []
+        out: States = []
         for s in states:
             if s is not None and s.dim() != input.dim():
                 raise ValueError(

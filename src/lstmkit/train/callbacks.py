@@ -26,27 +26,27 @@ class Callback:
     def set_params(self, params: dict[str, Any]) -> None:
         self.params = params
 
-    def on_train_begin(self, logs: Mapping | None = None) -> None: ...
-    def on_train_end(self, logs: Mapping | None = None) -> None: ...
-    def on_epoch_begin(self, epoch: int, logs: Mapping | None = None) -> None: ...
-    def on_epoch_end(self, epoch: int, logs: Mapping | None = None) -> None: ...
-    def on_batch_begin(self, batch: int, logs: Mapping | None = None) -> None: ...
-    def on_batch_end(self, batch: int, logs: Mapping | None = None) -> None: ...
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None: ...
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None: ...
+    def on_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None: ...
+    def on_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None: ...
 
-    def on_train_batch_begin(self, batch: int, logs: Mapping | None = None) -> None:
+    def on_train_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         self.on_batch_begin(batch, logs)
 
-    def on_train_batch_end(self, batch: int, logs: Mapping | None = None) -> None:
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         self.on_batch_end(batch, logs)
 
-    def on_test_begin(self, logs: Mapping | None = None) -> None: ...
-    def on_test_end(self, logs: Mapping | None = None) -> None: ...
-    def on_test_batch_begin(self, batch: int, logs: Mapping | None = None) -> None: ...
-    def on_test_batch_end(self, batch: int, logs: Mapping | None = None) -> None: ...
-    def on_predict_begin(self, logs: Mapping | None = None) -> None: ...
-    def on_predict_end(self, logs: Mapping | None = None) -> None: ...
-    def on_predict_batch_begin(self, batch: int, logs: Mapping | None = None) -> None: ...
-    def on_predict_batch_end(self, batch: int, logs: Mapping | None = None) -> None: ...
+    def on_test_begin(self, logs: Mapping[str, Any] | None = None) -> None: ...
+    def on_test_end(self, logs: Mapping[str, Any] | None = None) -> None: ...
+    def on_test_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None: ...
+    def on_test_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None: ...
+    def on_predict_begin(self, logs: Mapping[str, Any] | None = None) -> None: ...
+    def on_predict_end(self, logs: Mapping[str, Any] | None = None) -> None: ...
+    def on_predict_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None: ...
+    def on_predict_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None: ...
 
 
 _HOOKS = [name for name in vars(Callback) if name.startswith("on_")]
@@ -56,7 +56,8 @@ class CallbackList(Callback):
     """Calls every hook on each callback in order. Hooks that a callback does not override are skipped,
     so a batch with only History and the progress bar costs a couple of Python calls."""
 
-    def __init__(self, callbacks: Iterable[Callback] = (), model: Any = None, params: dict | None = None) -> None:
+    def __init__(self, callbacks: Iterable[Callback] = (), model: Any = None,
+                 params: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.callbacks = list(callbacks)
         for cb in self.callbacks:
@@ -82,46 +83,46 @@ class CallbackList(Callback):
         for fn in self._active[hook]:
             fn(*args)
 
-    def on_train_begin(self, logs: Mapping | None = None) -> None:
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         self._call("on_train_begin", logs)
 
-    def on_train_end(self, logs: Mapping | None = None) -> None:
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
         self._call("on_train_end", logs)
 
-    def on_epoch_begin(self, epoch: int, logs: Mapping | None = None) -> None:
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         self._call("on_epoch_begin", epoch, logs)
 
-    def on_epoch_end(self, epoch: int, logs: Mapping | None = None) -> None:
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         self._call("on_epoch_end", epoch, logs)
 
-    def on_train_batch_begin(self, batch: int, logs: Mapping | None = None) -> None:
+    def on_train_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         self._call("on_train_batch_begin", batch, logs)
 
-    def on_train_batch_end(self, batch: int, logs: Mapping | None = None) -> None:
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         self._call("on_train_batch_end", batch, logs)
 
-    def on_test_begin(self, logs: Mapping | None = None) -> None:
+    def on_test_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         self._call("on_test_begin", logs)
 
-    def on_test_end(self, logs: Mapping | None = None) -> None:
+    def on_test_end(self, logs: Mapping[str, Any] | None = None) -> None:
         self._call("on_test_end", logs)
 
-    def on_test_batch_begin(self, batch: int, logs: Mapping | None = None) -> None:
+    def on_test_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         self._call("on_test_batch_begin", batch, logs)
 
-    def on_test_batch_end(self, batch: int, logs: Mapping | None = None) -> None:
+    def on_test_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         self._call("on_test_batch_end", batch, logs)
 
-    def on_predict_begin(self, logs: Mapping | None = None) -> None:
+    def on_predict_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         self._call("on_predict_begin", logs)
 
-    def on_predict_end(self, logs: Mapping | None = None) -> None:
+    def on_predict_end(self, logs: Mapping[str, Any] | None = None) -> None:
         self._call("on_predict_end", logs)
 
-    def on_predict_batch_begin(self, batch: int, logs: Mapping | None = None) -> None:
+    def on_predict_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         self._call("on_predict_batch_begin", batch, logs)
 
-    def on_predict_batch_end(self, batch: int, logs: Mapping | None = None) -> None:
+    def on_predict_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         self._call("on_predict_batch_end", batch, logs)
 
 

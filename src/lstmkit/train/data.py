@@ -16,6 +16,7 @@ from lstmkit.train.device import move
 WHOLE_TO_DEVICE_BYTES = 1 << 30
 
 Batch = tuple[Any, torch.Tensor | None, torch.Tensor | None]  # (x or list of x, y, sample_weight)
+Columns = list[torch.Tensor | None]  # inputs, targets and sample weights side by side, each optional
 
 
 def to_tensor(a: Any, name: str) -> torch.Tensor:
@@ -97,11 +98,11 @@ class IterableBatches:
     """Batches from any iterable (a generator, a DataLoader, a list of tuples); each item is
     (x, y), (x, y, sample_weight) or x alone. `steps` limits the batches taken per pass."""
 
-    def __init__(self, data: Iterable, steps: int | None = None) -> None:
+    def __init__(self, data: Iterable[Any], steps: int | None = None) -> None:
         self.data = data
         self.steps = steps
         self.device: torch.device | None = None
-        self._iterator: Iterator | None = None
+        self._iterator: Iterator[Any] | None = None
 
     def __len__(self) -> int:
         if self.steps is not None:
@@ -153,7 +154,7 @@ def _is_array(item: Any) -> bool:
     return isinstance(item, list) and len(item) > 0 and not isinstance(item[0], (np.ndarray, torch.Tensor, list, tuple))
 
 
-def split_from_end(tensors: list[torch.Tensor | None], fraction: float) -> tuple[list, list]:
+def split_from_end(tensors: Columns, fraction: float) -> tuple[Columns, Columns]:
     """Keras' validation_split: the last `fraction` of the samples (before any shuffling) validate."""
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"validation_split must be in (0, 1), got {fraction}")

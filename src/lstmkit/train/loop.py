@@ -21,7 +21,7 @@ from lstmkit.train.callbacks import CallbackList
 Logs = Callable[[], dict[str, float]]
 
 
-class LazyLogs(Mapping):
+class LazyLogs(Mapping[str, float]):
     """The running logs of an epoch, read only when a callback looks at them (a read may synchronise
     with the GPU, so the progress bar reads ten times a second rather than every batch)."""
 
@@ -78,9 +78,9 @@ def _sync(stats: LoopStats) -> None:
 
 def run_batches(
     step: Callable[[Any], Any],
-    batches: Iterable,
-    begin: Callable[[int, Mapping | None], None],
-    end: Callable[[int, Mapping | None], None],
+    batches: Iterable[Any],
+    begin: Callable[[int, Mapping[str, Any] | None], None],
+    end: Callable[[int, Mapping[str, Any] | None], None],
     logs: Logs,
     stats: LoopStats | None = None,
     stop: Callable[[], bool] = lambda: False,
@@ -114,7 +114,7 @@ def fit_loop(
     train_step: Callable[[Any], Any],
     train_logs: Logs,
     reset_metrics: Callable[[], None],
-    train_data: Iterable,
+    train_data: Iterable[Any],
     epochs: int,
     initial_epoch: int,
     callbacks: CallbackList,
@@ -150,7 +150,7 @@ def fit_loop(
 
 
 def evaluate_loop(*, test_step: Callable[[Any], Any], test_logs: Logs, reset_metrics: Callable[[], None],
-                  data: Iterable, callbacks: CallbackList) -> dict[str, float]:
+                  data: Iterable[Any], callbacks: CallbackList) -> dict[str, float]:
     """One pass over `data` without training; on_test_* callbacks; returns the logs."""
     reset_metrics()
     callbacks.on_test_begin()
@@ -162,7 +162,7 @@ def evaluate_loop(*, test_step: Callable[[Any], Any], test_logs: Logs, reset_met
     return logs
 
 
-def predict_loop(*, predict_step: Callable[[Any], Any], data: Iterable, callbacks: CallbackList) -> list[Any]:
+def predict_loop(*, predict_step: Callable[[Any], Any], data: Iterable[Any], callbacks: CallbackList) -> list[Any]:
     """Outputs of every batch, in order; on_predict_* callbacks."""
     outputs: list[Any] = []
     callbacks.on_predict_begin()

@@ -120,7 +120,7 @@ class ProgressBar(Callback):
                                              metrics="", elapsed=0.0)
         self._progress.start()
 
-    def _update(self, step: int, logs: Mapping | None, final: bool = False) -> None:
+    def _update(self, step: int, logs: Mapping[str, Any] | None, final: bool = False) -> None:
         self._seen = step
         if self.verbose != 1 or self._progress is None:
             return
@@ -135,7 +135,7 @@ class ProgressBar(Callback):
         self._progress.update(self._task, completed=step, **fields)
         self._progress.refresh()
 
-    def _end(self, logs: Mapping | None) -> None:
+    def _end(self, logs: Mapping[str, Any] | None) -> None:
         elapsed = time.perf_counter() - self._start
         if self.verbose == 1 and self._progress is not None:
             self._update(self._seen, logs, final=True)
@@ -148,39 +148,39 @@ class ProgressBar(Callback):
             self._console().print(line, markup=False)
 
     # ----- hooks ------------------------------------------------------------------------------
-    def on_epoch_begin(self, epoch: int, logs: Mapping | None = None) -> None:
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         if self.verbose and self.mode == "train":
             epochs = self.params.get("epochs")
             self._console().print(f"Epoch {epoch + 1}/{epochs}", markup=False)
             self._begin()
 
-    def on_train_batch_end(self, batch: int, logs: Mapping | None = None) -> None:
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         self._update(batch + 1, logs)
 
-    def on_epoch_end(self, epoch: int, logs: Mapping | None = None) -> None:
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         if self.verbose and self.mode == "train":
             self._end(logs)
 
-    def on_test_begin(self, logs: Mapping | None = None) -> None:
+    def on_test_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         if self.verbose and self.mode == "test":
             self._begin()
 
-    def on_test_batch_end(self, batch: int, logs: Mapping | None = None) -> None:
+    def on_test_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         if self.mode == "test":
             self._update(batch + 1, logs)
 
-    def on_test_end(self, logs: Mapping | None = None) -> None:
+    def on_test_end(self, logs: Mapping[str, Any] | None = None) -> None:
         if self.verbose and self.mode == "test":
             self._end(logs)
 
-    def on_predict_begin(self, logs: Mapping | None = None) -> None:
+    def on_predict_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         if self.verbose and self.mode == "predict":
             self._begin()
 
-    def on_predict_batch_end(self, batch: int, logs: Mapping | None = None) -> None:
+    def on_predict_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         if self.mode == "predict":
             self._update(batch + 1, None)
 
-    def on_predict_end(self, logs: Mapping | None = None) -> None:
+    def on_predict_end(self, logs: Mapping[str, Any] | None = None) -> None:
         if self.verbose and self.mode == "predict":
             self._end(None)
