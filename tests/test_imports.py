@@ -106,29 +106,35 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def _path_within(graph: dict[str, set[str]], component: list[str]) -> list[str]:
-    """One circle through the component, as a chain a -> b -> ... -> a, for the failure message."""
+def circle_through(graph: dict[str, set[str]], component: list[str]) -> list[str]:
+    """A shortest circle through the component's first module, as a chain a -> b -> ... -> a (breadth
+    first within the component; a strongly connected component always has one)."""
     members = set(component)
     start = component[0]
-    trail = [start]
-    seen = {start}
-    while True:
-        nxt = sorted(w for w in graph[trail[-1]] if w in members)
-        back = [w for w in nxt if w == start]
-        if back and len(trail) > 1:
-            return [*trail, start]
-        fresh = [w for w in nxt if w not in seen]
-        if not fresh:
-            return [*trail, "..."]
-        trail.append(fresh[0])
-        seen.add(fresh[0])
+    came_from: dict[str, str] = {}
+    frontier = [start]
+    while frontier:
+        nxt: list[str] = []
+        for v in frontier:
+            for w in sorted(graph[v] & members):
+                if w == start:
+                    chain = [v]
+                    while chain[-1] != start:
+                        chain.append(came_from[chain[-1]])
+                    return [start, *reversed(chain[:-1]), start]
+                if w not in came_from:
+                    came_from[w] = v
+                    nxt.append(w)
+        frontier = nxt
+    raise AssertionError(f"{component} is not strongly connected")
 
 
 def test_no_import_circle_in_lstmkit():
     graph = import_graph(SRC, "lstmkit")
     assert len(graph) > 50  # the walk found the package
     found = cycles(graph)
-    assert not found, "import circles:\n" + "\n".join(" -> ".join(_path_within(graph, c)) for c in found)
+    assert not found, "import circles (each: its modules, then one circle through them):\n" + "\n".join(
+        f"{', '.join(c)}\n    " + " -> ".join(circle_through(graph, c)) for c in found)
 
 
 def test_the_checker_finds_a_circle_hidden_in_a_function(tmp_path):
@@ -139,10 +145,21 @@ def test_the_checker_finds_a_circle_hidden_in_a_function(tmp_path):
     (pkg / "b.py").write_text("def f():\n    from pkg.a import thing\n    return thing\n")
     (pkg / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import a\n")
     (pkg / "d.py").write_text("from . import c\n")
+    (pkg / "sub").mkdir()
+    (pkg / "sub" / "__init__.py").write_text("from . import e\n")
+    (pkg / "sub" / "e.py").write_text("class K:\n    def m(self):\n        from ..d import x\n        from .. import c\n")
     graph = import_graph(tmp_path, "pkg")
     assert graph["pkg.a"] == {"pkg.b"} and graph["pkg.b"] == {"pkg.a"}
     assert graph["pkg.c"] == set() and graph["pkg.d"] == {"pkg.c"}
+    assert graph["pkg.sub"] == {"pkg.sub.e"} and graph["pkg.sub.e"] == {"pkg.d", "pkg.c"}
     assert cycles(graph) == [["pkg.a", "pkg.b"]]
+    assert circle_through(graph, ["pkg.a", "pkg.b"]) == ["pkg.a", "pkg.b", "pkg.a"]
+
+
+def test_a_circle_is_reported_as_a_chain_through_its_modules():
+    graph = {"m.a": {"m.b"}, "m.b": {"m.c", "m.x"}, "m.c": {"m.a", "m.b"}, "m.x": set()}
+    assert cycles(graph) == [["m.a", "m.b", "m.c"]]
+    assert circle_through(graph, ["m.a", "m.b", "m.c"]) == ["m.a", "m.b", "m.c", "m.a"]
 
 
 @pytest.mark.parametrize("source,target", [
