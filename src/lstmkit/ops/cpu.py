@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -40,6 +41,8 @@ from lstmkit.ops._cpu.workspace import WORKSPACE
 from lstmkit.ops.activations import activation_name
 from lstmkit.ops.call import Outputs, RecurrenceCall
 
+Tensor = torch.Tensor
+OptTensor = torch.Tensor | None
 DTYPES = (torch.float32, torch.float64)
 _IMPLEMENTATIONS = ("auto", "compiled", "python")
 # "auto": the compiled kernel when it builds, else the PyTorch loops; "compiled"; "python".
@@ -185,8 +188,9 @@ recurrence_op = torch.library.custom_op("lstmkit::cpu_recurrence", _recurrence, 
 
 
 @recurrence_op.register_fake
-def _(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, mask, in_mask, rec_mask, kind, reverse, act, rec_act,  # type: ignore[no-untyped-def]
-      zero_output, reset_after, training, impl):
+def _(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: OptTensor, bias_hh: OptTensor, h0: Tensor,
+      c0: OptTensor, mask: OptTensor, in_mask: OptTensor, rec_mask: OptTensor, kind: str, reverse: bool, act: str,
+      rec_act: str, zero_output: bool, reset_after: bool, training: bool, impl: str) -> tuple[Tensor, ...]:
     cfg = _config(kind, reverse, act, rec_act, zero_output, reset_after)
     B, T, I = x.shape
     H = h0.shape[1]
@@ -260,8 +264,10 @@ recurrence_backward_op = torch.library.custom_op(
 
 
 @recurrence_backward_op.register_fake
-def _(dY, dhN, dcN, x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, XH, G, C, TC, HN, Hprev, kind,  # type: ignore[no-untyped-def]
-      reverse, act, rec_act, zero_output, reset_after, impl, need_x, need_weights):
+def _(dY: OptTensor, dhN: OptTensor, dcN: OptTensor, x: Tensor, weight_ih: Tensor, weight_hh: Tensor, h0: Tensor,
+      c0: OptTensor, mask: OptTensor, in_mask: OptTensor, rec_mask: OptTensor, XH: Tensor, G: Tensor, C: Tensor,
+      TC: Tensor, HN: Tensor, Hprev: Tensor, kind: str, reverse: bool, act: str, rec_act: str, zero_output: bool,
+      reset_after: bool, impl: str, need_x: bool, need_weights: bool) -> tuple[Tensor, ...]:
     B, T, I = x.shape
     H = h0.shape[1]
     GH = weight_ih.shape[0]
@@ -274,7 +280,7 @@ def _(dY, dhN, dcN, x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, XH
 _X, _W_IH, _W_HH, _B_IH, _B_HH, _H0, _C0 = range(7)
 
 
-def _setup_context(ctx, inputs, output) -> None:  # type: ignore[no-untyped-def]
+def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
     (x, weight_ih, weight_hh, _b_ih, _b_hh, h0, c0, mask, in_mask, rec_mask, kind, reverse, act, rec_act,
      zero_output, reset_after, training, impl) = inputs
     if not training:
@@ -286,11 +292,13 @@ def _setup_context(ctx, inputs, output) -> None:  # type: ignore[no-untyped-def]
     ctx.cfg = (kind, reverse, act, rec_act, zero_output, reset_after, impl)
 
 
-def _backward(ctx, dY, dhN, dcN, *_saved_grads):  # type: ignore[no-untyped-def]
+def _backward(ctx: Any, dY: OptTensor, dhN: OptTensor, dcN: OptTensor, *_saved_grads: OptTensor
+              ) -> tuple[OptTensor, ...]:
     return _gradients(recurrence_backward_op, ctx, dY, dhN, dcN)
 
 
-def _gradients(backward_op, ctx, dY, dhN, dcN):  # type: ignore[no-untyped-def]
+def _gradients(backward_op: Callable[..., tuple[Tensor, ...]], ctx: Any, dY: OptTensor, dhN: OptTensor,
+               dcN: OptTensor) -> tuple[OptTensor, ...]:
     need = ctx.needs_input_grad
     x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, *saved = ctx.saved_tensors
     need_weights = any(need[i] for i in (_W_IH, _W_HH, _B_IH, _B_HH))
@@ -313,13 +321,14 @@ class _EagerRecurrence(torch.autograd.Function):
     always see the op (`CpuBackend.run`)."""
 
     @staticmethod
-    def forward(ctx, *inputs):  # type: ignore[no-untyped-def]
+    def forward(ctx: Any, *inputs: Any) -> tuple[Tensor, ...]:
         outputs = _recurrence(*inputs)
         _setup_context(ctx, inputs, outputs)
         return outputs
 
     @staticmethod
-    def backward(ctx, dY, dhN, dcN, *_saved_grads):  # type: ignore[no-untyped-def]
+    def backward(ctx: Any, dY: OptTensor, dhN: OptTensor, dcN: OptTensor, *_saved_grads: OptTensor
+                 ) -> tuple[OptTensor, ...]:
         return _gradients(_recurrence_backward, ctx, dY, dhN, dcN)
 
 

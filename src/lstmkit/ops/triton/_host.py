@@ -21,6 +21,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -97,7 +98,7 @@ def make_plan(B: int, H: int, gates: int, dtype: torch.dtype, device: torch.devi
     return Plan(hp, False, block_b, block_h, block_k, n_b, n_h, n_b * n_h <= sms, NUM_WARPS)
 
 
-def launch_steps(kernel, plan: Plan, steps: int, *args, **meta) -> None:  # type: ignore[no-untyped-def]
+def launch_steps(kernel: Any, plan: Plan, steps: int, *args: Any, **meta: Any) -> None:
     """Run `kernel(SYNC, s_start, s_stop, *args, **meta)` over steps [0, steps): one persistent
     launch (one tile, or split H with the grid barrier), else one launch per step."""
     device = args[0].device

@@ -14,6 +14,7 @@ import itertools
 import sys
 import time
 import warnings
+from typing import Any
 
 from lstmkit.ops.triton._host import interpreting
 
@@ -55,7 +56,7 @@ def _forms(quick: bool) -> list[tuple[str, dict]]:
     return forms
 
 
-def compile_one(fn, constexprs: dict, dt: str, target, num_warps: int = 4):  # type: ignore[no-untyped-def]
+def compile_one(fn: Any, constexprs: dict, dt: str, target: Any, num_warps: int = 4) -> Any:
     import triton
     from triton.compiler import ASTSource
 
