@@ -39,7 +39,7 @@ from lstmkit.ops._cpu import build, loops
 from lstmkit.ops._cpu.loops import ACT_CODES, Run, req
 from lstmkit.ops._cpu.workspace import WORKSPACE
 from lstmkit.ops.activations import activation_name
-from lstmkit.ops.call import Outputs, RecurrenceCall
+from lstmkit.ops.call import GATES, Outputs, RecurrenceCall
 
 Tensor = torch.Tensor
 OptTensor = torch.Tensor | None
@@ -139,9 +139,8 @@ def _fold_biases(cfg: _Config, G: int, H: int, b_ih: torch.Tensor | None, b_hh: 
     return bias, b_hn
 
 
-
 def _config(kind: str, reverse: bool, act: str, rec_act: str, zero_output: bool, reset_after: bool) -> _Config:
-    if kind not in ("lstm", "gru", "simple_rnn") or act not in ACT_CODES or rec_act not in ACT_CODES:
+    if kind not in GATES or act not in ACT_CODES or rec_act not in ACT_CODES:
         raise ValueError(f"lstmkit::cpu_recurrence: unknown kind {kind!r} or activations {act!r}, {rec_act!r}")
     return _Config(kind, reverse, act, rec_act, zero_output, reset_after)
 

@@ -21,7 +21,7 @@ import torch
 from lstmkit.ops import cpu, reference
 from lstmkit.ops import triton as triton_backend
 from lstmkit.ops.activations import Activation
-from lstmkit.ops.call import Backend, Kind, Outputs, RecurrenceCall
+from lstmkit.ops.call import GATES, Backend, Kind, Outputs, RecurrenceCall
 from lstmkit.ops.checks import check_dropout_mask, check_param, check_sequence, normalize_mask, quiet_under_jit_trace
 
 
@@ -99,8 +99,7 @@ def select_backend(backend: str, call: RecurrenceCall | torch.Tensor, kind: Kind
     Given an input tensor instead of a call: the backend for a `kind` call on it with default options."""
     if isinstance(call, torch.Tensor):
         x = call
-        G = {"lstm": 4, "gru": 3, "simple_rnn": 1}[kind]
-        w_ih, w_hh = x.new_zeros(G, x.shape[-1]), x.new_zeros(G, 1)
+        w_ih, w_hh = x.new_zeros(GATES[kind], x.shape[-1]), x.new_zeros(GATES[kind], 1)
         h0 = x.new_zeros(x.shape[0], 1)
         call = RecurrenceCall(kind, x, w_ih, w_hh, None, None, h0=h0, c0=h0 if kind == "lstm" else None)
     return BACKENDS.select(backend, call)
