@@ -24,6 +24,7 @@ import torch
 from lstmkit import ops
 from lstmkit.ops.activations import activation_name
 from lstmkit.ops.call import RecurrenceCall
+from tests.ops.helpers import use_triton_interpreter
 from tests.tolerances import assert_close
 
 F64 = torch.float64
@@ -99,13 +100,7 @@ def _nothing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @contextlib.contextmanager
 def _triton_interpreter(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Triton on the CPU: its interpreter, tiny shapes, float32 (see test_triton.py)."""
-    import lstmkit.ops.triton as triton_backend
-
-    if not triton_backend._HAVE_TRITON:
-        pytest.skip("triton is not installed")
-    if torch.cuda.is_available() or triton_backend._loaded_interpreted is False:
-        pytest.skip("the compiled kernels are checked by the gpu tests of test_triton.py")
-    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    use_triton_interpreter(monkeypatch)
     yield
 
 
@@ -361,11 +356,7 @@ def test_named_backend_refuses_what_it_lacks_with_its_reason(monkeypatch, backen
     options = dict(options)
     dtype, device = options.pop("dtype", F64), options.pop("device", "cpu")
     if options.pop("interpret", False):
-        import lstmkit.ops.triton as triton_backend
-
-        if not triton_backend._HAVE_TRITON or triton_backend._loaded_interpreted is False:
-            pytest.skip("needs triton's interpreter in this process")
-        monkeypatch.setenv("TRITON_INTERPRET", "1")
+        use_triton_interpreter(monkeypatch, skip_with_cuda=False)
     pos, kw = _lstm_inputs(dtype, device)
     H = 5
     if options.pop("weight_hr", False):

@@ -15,6 +15,7 @@ from lstmkit import ops
 from lstmkit.ops import cpu
 from lstmkit.ops._cpu import build
 from lstmkit.ops._cpu.workspace import Workspace
+from tests.ops.helpers import cpu_implementation, skip_without_compiled_kernel
 from tests.tolerances import assert_close
 
 F64 = torch.float64
@@ -24,9 +25,7 @@ IMPLS = ["compiled", "python"]
 
 @pytest.fixture(params=IMPLS)
 def impl(request):
-    if request.param == "compiled" and build.load() is None:
-        pytest.skip(f"no compiled kernel here: {build.info().reason}")
-    with cpu.implementation(request.param):
+    with cpu_implementation(request.param):
         yield request.param
 
 
@@ -191,8 +190,7 @@ def test_backward_twice_with_retain_graph_gives_the_same_gradients(impl):
 
 
 def test_compiled_and_python_loops_agree():
-    if build.load() is None:
-        pytest.skip(f"no compiled kernel here: {build.info().reason}")
+    skip_without_compiled_kernel()
     x, w, h0, c0 = make("lstm", 6, 11, 3, 10)
     results = []
     for name in IMPLS:
@@ -290,8 +288,7 @@ def test_workspace_reuses_only_free_blocks():
 def test_compiled_kernel_flushes_subnormals():
     """Gradients decaying into the subnormal range are flushed to zero (as TensorFlow does), which
     keeps the backward from running 100x slower on x86; the PyTorch loops keep them."""
-    if build.load() is None:
-        pytest.skip(f"no compiled kernel here: {build.info().reason}")
+    skip_without_compiled_kernel()
     torch.manual_seed(0)
     x = torch.randn(4, 6, 3, requires_grad=True)
     w = {k: v.detach().float().requires_grad_(True) for k, v in make("lstm", 4, 6, 3, 5)[1].items()}

@@ -12,8 +12,7 @@ import pytest
 import torch
 
 from lstmkit import ops
-from lstmkit.ops import cpu
-from lstmkit.ops._cpu import build
+from tests.ops.helpers import cpu_implementation
 from tests.tolerances import TOL
 
 GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
@@ -31,9 +30,7 @@ def backend(request):
     if request.param == "reference":
         yield "reference"
         return
-    if request.param == "compiled" and build.load() is None:
-        pytest.skip(f"no compiled kernel here: {build.info().reason}")
-    with cpu.implementation(request.param):
+    with cpu_implementation(request.param):
         yield "cpu"
 
 

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from lstmkit import ops
-from lstmkit.ops import cpu
-from lstmkit.ops._cpu import build
+from tests.ops.helpers import cpu_implementation, use_triton_interpreter
 
 GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
 
@@ -19,17 +18,10 @@ def backend(request, monkeypatch):
     if name == "reference":
         yield "reference", torch.float64
     elif name.startswith("cpu"):
-        impl = name.split("-")[1]
-        if impl == "compiled" and build.load() is None:
-            pytest.skip(f"no compiled kernel here: {build.info().reason}")
-        with cpu.implementation(impl):
+        with cpu_implementation(name.split("-")[1]):
             yield "cpu", torch.float64
     else:
-        import lstmkit.ops.triton as triton_backend
-
-        if not triton_backend._HAVE_TRITON or torch.cuda.is_available() or triton_backend._loaded_interpreted is False:
-            pytest.skip("needs triton's interpreter in this process")
-        monkeypatch.setenv("TRITON_INTERPRET", "1")
+        use_triton_interpreter(monkeypatch)
         yield "triton", torch.float32
 
 

@@ -12,7 +12,7 @@ import torch
 import lstmkit.nn
 from lstmkit import ops
 from lstmkit.ops import cpu
-from lstmkit.ops._cpu import build
+from tests.ops.helpers import skip_without_compiled_kernel
 from tests.tolerances import assert_close
 
 F64 = torch.float64
@@ -22,8 +22,8 @@ MODULES = [lstmkit.nn.LSTM, lstmkit.nn.GRU, lstmkit.nn.RNN]
 
 @pytest.fixture(params=["compiled", "python"])
 def impl(request):
-    if request.param == "compiled" and build.load() is None:
-        pytest.skip(f"no compiled kernel here: {build.info().reason}")
+    if request.param == "compiled":
+        skip_without_compiled_kernel()
     return request.param
 
 
@@ -151,8 +151,7 @@ def test_jit_trace_of_a_python_loop_raises_instead_of_fixing_the_length(backend)
 
 def test_the_implementation_choice_holds_for_forward_and_backward():
     """The backward op runs the implementation the forward ran, even outside its context."""
-    if build.load() is None:
-        pytest.skip(f"no compiled kernel here: {build.info().reason}")
+    skip_without_compiled_kernel()
     x = torch.randn(2, 4, 3, dtype=torch.float32, requires_grad=True)
     w_ih, w_hh = torch.randn(8, 3, requires_grad=True), torch.randn(8, 2, requires_grad=True)
     with cpu.implementation("python"):
