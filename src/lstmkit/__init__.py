@@ -6,8 +6,7 @@ The subpackages load on first use (`lstmkit.nn`, `lstmkit.ops`, `lstmkit.keras`,
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
+from lstmkit._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -16,10 +15,7 @@ _SUBMODULES = ("data", "experiments", "insight", "keras", "nn", "ops", "runtime"
 __all__ = ["__version__", *_SUBMODULES]
 
 
-def __getattr__(name: str) -> ModuleType:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _SUBMODULES)
 
 
 def __dir__() -> list[str]:

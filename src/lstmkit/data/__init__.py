@@ -13,8 +13,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from lstmkit._lazy import lazy_getattr
 
 # name -> the submodule that defines it. Loaded on first use: `lstmkit run EXPERIMENT --help` reads
 # `memory_names` from here, and importing every data set's module first (numpy, the download
@@ -37,14 +36,7 @@ _FROM = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    if name in _FROM:
-        value = getattr(importlib.import_module(f"{__name__}.{_FROM[name]}"), name)
-        globals()[name] = value  # found once, then a plain attribute
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _SUBMODULES, _FROM)
 
 
 def __dir__() -> list[str]:

@@ -6,8 +6,7 @@ answers at once.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from lstmkit._lazy import lazy_getattr
 
 _EXPORTS = {
     "gates_figure": "gates", "running_predictions": "gates",
@@ -20,10 +19,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, exports=_EXPORTS)
 
 
 def __dir__() -> list[str]:
