@@ -6,6 +6,8 @@ it by hand; the `lstmkit` command prints it without a traceback.
 
 from __future__ import annotations
 
+from lstmkit.errors import LstmkitError
 
-class DataError(Exception):
+
+class DataError(LstmkitError):
     """A data file is missing, cannot be downloaded, or is corrupt; the message says what to do."""
