@@ -88,6 +88,9 @@ def _loops(name: str) -> build.Kernel | loops.PythonLoops:
 # threads instead of 0.08 ms with one, on 2 cores shared with other processes).
 _MIN_PARALLEL_WORK = 4_000_000
 
+# The BLAS (LP64, as torch links it) takes int sizes: I + H and G*H must stay below this.
+_BLAS_LIMIT = 2**31
+
 
 def _threads(B: int, T: int, GH: int, K: int) -> int:
     """How many threads split the batch: torch's setting, at most B, one for small work."""
@@ -343,6 +346,10 @@ class CpuBackend:
             return f"it runs on the CPU only, and the input is on {call.x.device}"
         if call.x.dtype not in DTYPES:
             return f"it runs float32 and float64 only, and the input is {call.x.dtype}"
+        width = max(call.x.shape[-1] + call.hidden_size, call.gates * call.hidden_size)
+        if width >= _BLAS_LIMIT:
+            return (f"its BLAS calls take 32-bit sizes, and input_size + hidden_size or the gates' width is {width} "
+                    f"(at most {_BLAS_LIMIT - 1})")
         return call.beyond_fused_kernels()
 
     def run(self, call: RecurrenceCall) -> Outputs:

@@ -115,7 +115,7 @@ class Kernel:
             fn.argtypes = [ctypes.POINTER(self._struct)]
             fn.restype = ctypes.c_int
         i, p = ctypes.c_int, ctypes.c_void_p
-        lib.lk_gemm_tn.argtypes = [i, i, i, i, p, i, p, i, p, i, i]
+        lib.lk_gemm_tn.argtypes = [i, i, i, ctypes.c_int64, p, i, p, i, p, i, i]
         lib.lk_gemm_tn.restype = ctypes.c_int
 
     def _args(self, run: Run) -> ctypes.Structure:
@@ -147,15 +147,28 @@ class Kernel:
         out = a.new_empty(M, N)
         if R == 0:
             return out.zero_()
-        self._lib.lk_gemm_tn(_DTYPES[a.dtype], M, N, R, ctypes.c_void_p(a.data_ptr()), a.stride(0),
-                             ctypes.c_void_p(b.data_ptr()), b.stride(0), ctypes.c_void_p(out.data_ptr()), N, nthreads)
+        _check_status(self._lib.lk_gemm_tn(
+            _DTYPES[a.dtype], M, N, R, ctypes.c_void_p(a.data_ptr()), a.stride(0), ctypes.c_void_p(b.data_ptr()),
+            b.stride(0), ctypes.c_void_p(out.data_ptr()), N, nthreads), "the weight gradients' matmul")
         return out
 
     def forward(self, run: Run) -> None:
-        self._lib.lk_forward(ctypes.byref(self._args(run)))
+        _check_status(self._lib.lk_forward(ctypes.byref(self._args(run))), "the forward time loop")
 
     def backward(self, run: Run) -> None:
-        self._lib.lk_backward(ctypes.byref(self._args(run)))
+        _check_status(self._lib.lk_backward(ctypes.byref(self._args(run))), "the backward time loop")
+
+
+# The kernel's Status codes (rnn_kernels.cpp): a C++ exception never crosses into Python.
+_NO_MEMORY, _FAILED = 1, 2
+
+
+def _check_status(status: int, what: str) -> None:
+    if status == _NO_MEMORY:
+        raise MemoryError(f"lstmkit's CPU kernel ran out of memory in {what} (its per-thread scratch could not be "
+                          "allocated); free memory, use a smaller batch, or backend='reference'")
+    if status != 0:
+        raise RuntimeError(f"lstmkit's CPU kernel failed in {what} (status {status})")
 
 
 def cache_dir() -> Path:

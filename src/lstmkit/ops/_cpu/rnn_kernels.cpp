@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdint>
 #include <algorithm>
+#include <new>
 #include <type_traits>
 #include <cstddef>
 #include <cstring>
@@ -47,8 +48,10 @@ void gemm_loop(bool ta, bool tb, int M, int N, int K, S alpha, const S* A, int l
   for (int i = 0; i < M; ++i) {
     for (int j = 0; j < N; ++j) {
       S acc = 0;
-      for (int k = 0; k < K; ++k) acc += (ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[j * ldb + k] : B[k * ldb + j]);
-      C[i * ldc + j] = alpha * acc + (beta == S(0) ? S(0) : beta * C[i * ldc + j]);
+      for (int k = 0; k < K; ++k)
+        acc += (ta ? A[int64_t(k) * lda + i] : A[int64_t(i) * lda + k]) *
+               (tb ? B[int64_t(j) * ldb + k] : B[int64_t(k) * ldb + j]);
+      C[int64_t(i) * ldc + j] = alpha * acc + (beta == S(0) ? S(0) : beta * C[int64_t(i) * ldc + j]);
     }
   }
 }
@@ -175,11 +178,11 @@ inline S dact(S y, int code) {
 // and lk_args_size(), so its layout has this one source. LK_ABI_VERSION changes with any change
 // to the meaning of the fields or the functions below; build.py reads it from this file.
 // K = I + H: the recurrent matmul's input at step t is the row [x_t ⊙ in_mask | h_prev ⊙ rec_mask].
-#define LK_ABI_VERSION 6
+#define LK_ABI_VERSION 7
 #define LK_ARGS_FIELDS(X) \
   X(int32_t, kind)  /* 0 LSTM, 1 GRU, 2 SimpleRNN */ \
   X(int32_t, dtype)  /* 0 float32, 1 float64 */ \
-  X(int32_t, T) X(int32_t, B) X(int32_t, I) X(int32_t, H) \
+  X(int64_t, T) X(int64_t, B) X(int64_t, I) X(int64_t, H)  /* 64-bit: their products index the buffers */ \
   X(int32_t, reverse) X(int32_t, act) X(int32_t, rec_act) X(int32_t, zero_output) X(int32_t, reset_after) \
   X(int32_t, training) X(int32_t, nthreads) X(int32_t, unused) \
   X(int64_t, sx_b) X(int64_t, sx_t) X(int64_t, sx_i)  /* strides of x, in elements */ \
@@ -225,18 +228,18 @@ namespace {
 template <typename S>
 struct Rows {
   const LkArgs& a;
-  int b0, n;
-  S* at(void* base, int t, int width) const { return static_cast<S*>(base) + (int64_t(t) * a.B + b0) * width; }
-  const S* at(const void* base, int t, int width) const {
+  int64_t b0, n;
+  S* at(void* base, int64_t t, int64_t width) const { return static_cast<S*>(base) + (t * a.B + b0) * width; }
+  const S* at(const void* base, int64_t t, int64_t width) const {
     return static_cast<const S*>(base) + (int64_t(t) * a.B + b0) * width;
   }
-  S* bt(void* base, int r, int t, int width) const {  // (B, T, width) layout
+  S* bt(void* base, int64_t r, int64_t t, int64_t width) const {  // (B, T, width) layout
     return static_cast<S*>(base) + ((int64_t(b0) + r) * a.T + t) * width;
   }
-  const S* row(const void* base, int r, int width) const {  // (B, width) layout
+  const S* row(const void* base, int64_t r, int64_t width) const {  // (B, width) layout
     return base == nullptr ? nullptr : static_cast<const S*>(base) + (int64_t(b0) + r) * width;
   }
-  bool real(int t, int r) const { return a.mask == nullptr || a.mask[(int64_t(b0) + r) * a.T + t] != 0; }
+  bool real(int64_t t, int64_t r) const { return a.mask == nullptr || a.mask[(b0 + r) * a.T + t] != 0; }
 };
 
 // The batch-first tensors (x, Y, dY, dX) hold one short row per sequence and step, 64 KB apart at
@@ -247,37 +250,37 @@ constexpr int BLOCK = 16;
 
 // The block of the steps s in [s0, s0 + len) (forward order) covers the positions [p0, p0 + len).
 struct Block {
-  int p0, len;
-  Block(const LkArgs& a, int s0, int len_) : p0(a.reverse ? a.T - s0 - len_ : s0), len(len_) {}
+  int64_t p0, len;
+  Block(const LkArgs& a, int64_t s0, int64_t len_) : p0(a.reverse ? a.T - s0 - len_ : s0), len(len_) {}
 };
 
 // dst (len, n, width) time-major <- src rows b0 + r, positions p0 + k, with the given strides (times scale).
 template <typename S>
-void gather(S* __restrict__ dst, const S* src, int64_t sb, int64_t st, int64_t sw, const Block& blk, int b0, int n,
-            int width, const S* scale) {
-  for (int r = 0; r < n; ++r) {
-    const S* sr = src + (int64_t(b0) + r) * sb + int64_t(blk.p0) * st;
-    const S* m = scale ? scale + int64_t(b0 + r) * width : nullptr;
-    for (int k = 0; k < blk.len; ++k) {
-      S* d = dst + (int64_t(k) * n + r) * width;
-      const S* q = sr + int64_t(k) * st;
-      for (int w = 0; w < width; ++w) d[w] = m ? q[w * sw] * m[w] : q[w * sw];
+void gather(S* __restrict__ dst, const S* src, int64_t sb, int64_t st, int64_t sw, const Block& blk, int64_t b0,
+            int64_t n, int64_t width, const S* scale) {
+  for (int64_t r = 0; r < n; ++r) {
+    const S* sr = src + (b0 + r) * sb + blk.p0 * st;
+    const S* m = scale ? scale + (b0 + r) * width : nullptr;
+    for (int64_t k = 0; k < blk.len; ++k) {
+      S* d = dst + (k * n + r) * width;
+      const S* q = sr + k * st;
+      for (int64_t w = 0; w < width; ++w) d[w] = m ? q[w * sw] * m[w] : q[w * sw];
     }
   }
 }
 
 // dst (B, T, width) contiguous, rows b0 + r, positions p0 + k <- src (len, n, width) time-major (times scale).
 template <typename S>
-void scatter(S* dst, const S* __restrict__ src, const LkArgs& a, const Block& blk, int b0, int n, int width,
-             const S* scale) {
-  for (int r = 0; r < n; ++r) {
-    S* dr = dst + ((int64_t(b0) + r) * a.T + blk.p0) * width;
-    const S* m = scale ? scale + int64_t(b0 + r) * width : nullptr;
-    for (int k = 0; k < blk.len; ++k) {
-      const S* q = src + (int64_t(k) * n + r) * width;
-      S* d = dr + int64_t(k) * width;
+void scatter(S* dst, const S* __restrict__ src, const LkArgs& a, const Block& blk, int64_t b0, int64_t n,
+             int64_t width, const S* scale) {
+  for (int64_t r = 0; r < n; ++r) {
+    S* dr = dst + ((b0 + r) * a.T + blk.p0) * width;
+    const S* m = scale ? scale + (b0 + r) * width : nullptr;
+    for (int64_t k = 0; k < blk.len; ++k) {
+      const S* q = src + (k * n + r) * width;
+      S* d = dr + k * width;
       if (m)
-        for (int w = 0; w < width; ++w) d[w] = q[w] * m[w];
+        for (int64_t w = 0; w < width; ++w) d[w] = q[w] * m[w];
       else
         std::memcpy(d, q, sizeof(S) * width);
     }
@@ -406,9 +409,10 @@ void gru_nra_bwd_r(int H, const S* __restrict__ g, const S* __restrict__ hin, S*
 // Per step: build xh, one matmul (GRU: two or three), the pointwise pass of each real row; at a
 // masked step the state is carried and the output is the carried state (or zero with zero_output).
 template <typename S, int A, int RA>
-void forward_rows(const LkArgs& a, int b0, int b1) {
-  const int T = a.T, I = a.I, H = a.H, K = I + H, n = b1 - b0, ac = a.act, ra = a.rec_act;
-  const int GH = (a.kind == 0 ? 4 : (a.kind == 1 ? 3 : 1)) * H;
+void forward_rows(const LkArgs& a, int64_t b0, int64_t b1) {
+  const int64_t T = a.T, I = a.I, H = a.H, K = I + H, n = b1 - b0;
+  const int ac = a.act, ra = a.rec_act;
+  const int64_t GH = (a.kind == 0 ? 4 : (a.kind == 1 ? 3 : 1)) * H;
   const Rows<S> rw{a, b0, n};
   const S* W = static_cast<const S*>(a.W);
   const S* bias = static_cast<const S*>(a.bias);
@@ -419,17 +423,17 @@ void forward_rows(const LkArgs& a, int b0, int b1) {
   std::vector<S> xh_s(a.training ? 0 : n * K), g_s(a.training ? 0 : n * GH), hh_s(a.kind == 1 ? n * GH : 0);
   std::vector<S> aux_s(a.training ? 0 : n * H);
   std::vector<S> xs(BLOCK * n * I), ys(BLOCK * n * H);  // time-major blocks of x and Y
-  for (int s = 0; s < T; ++s) {
-    const int t = a.reverse ? T - 1 - s : s;
+  for (int64_t s = 0; s < T; ++s) {
+    const int64_t t = a.reverse ? T - 1 - s : s;
     if (s % BLOCK == 0) {
-      const Block blk(a, s, std::min(BLOCK, T - s));
+      const Block blk(a, s, std::min<int64_t>(BLOCK, T - s));
       gather(xs.data(), x, a.sx_b, a.sx_t, a.sx_i, blk, b0, n, I, static_cast<const S*>(a.in_mask));
     }
-    const Block blk(a, s - s % BLOCK, std::min(BLOCK, T - (s - s % BLOCK)));
+    const Block blk(a, s - s % BLOCK, std::min<int64_t>(BLOCK, T - (s - s % BLOCK)));
     S* xh = a.training ? rw.at(a.XH, t, K) : xh_s.data();  // (n, K)
     S* g = a.training ? rw.at(a.G, t, GH) : g_s.data();  // (n, GH)
     const S* xt = xs.data() + int64_t(t - blk.p0) * n * I;
-    for (int r = 0; r < n; ++r) {  // xh = [x_t ⊙ in_mask | h ⊙ rec_mask]
+    for (int64_t r = 0; r < n; ++r) {  // xh = [x_t ⊙ in_mask | h ⊙ rec_mask]
       const S* rm = rw.row(a.rec_mask, r, H);
       S* o = xh + r * K;
       std::memcpy(o, xt + r * I, sizeof(S) * I);
@@ -440,7 +444,7 @@ void forward_rows(const LkArgs& a, int b0, int b1) {
     S* aux = !a.training ? aux_s.data() : (a.kind == 0 ? rw.at(a.TC, t, H) : (a.kind == 1 ? rw.at(a.HN, t, H) : nullptr));
     if (a.kind == 0) {  // ------------------------------------------------ LSTM
       gemm<S>(false, true, n, GH, K, S(1), xh, K, W, K, S(0), g, GH);  // [x | h] [W_ih | W_hh]^T  (n, 4H)
-      for (int r = 0; r < n; ++r)
+      for (int64_t r = 0; r < n; ++r)
         if (rw.real(t, r))
           lstm_fwd_row<S, A, RA>(H, g + r * GH, bias, c.data() + r * H, h.data() + r * H, aux + r * H, ac, ra);
         else  // defined contents at masked steps: the saved buffers are outputs of a torch op
@@ -448,13 +452,13 @@ void forward_rows(const LkArgs& a, int b0, int b1) {
       if (a.training) std::memcpy(rw.at(a.C, t, H), c.data(), sizeof(S) * n * H);
     } else if (a.kind == 2) {  // ----------------------------------------- SimpleRNN
       gemm<S>(false, true, n, GH, K, S(1), xh, K, W, K, S(0), g, GH);  // [x | h] [W_ih | W_hh]^T  (n, H)
-      for (int r = 0; r < n; ++r)
+      for (int64_t r = 0; r < n; ++r)
         if (rw.real(t, r)) rnn_fwd_row<S, A>(H, g + r * GH, bias, h.data() + r * H, ac);
     } else if (a.reset_after) {  // ----------------------------------- GRU, reset after the matmul
       S* hh = hh_s.data();
       gemm<S>(false, true, n, GH, I, S(1), xh, K, W, K, S(0), g, GH);  // x W_ih^T  (n, 3H)
       gemm<S>(false, true, n, GH, H, S(1), xh + I, K, W + I, K, S(0), hh, GH);  // h_in W_hh^T  (n, 3H)
-      for (int r = 0; r < n; ++r)
+      for (int64_t r = 0; r < n; ++r)
         if (rw.real(t, r))
           gru_fwd_row<S, A, RA>(H, g + r * GH, hh + r * GH, bias, b_hn, aux + r * H, h.data() + r * H, ac, ra);
         else  // as for the LSTM
@@ -462,14 +466,14 @@ void forward_rows(const LkArgs& a, int b0, int b1) {
     } else {  // ----------------------------------------------------------- GRU, reset before the matmul
       gemm<S>(false, true, n, 2 * H, K, S(1), xh, K, W, K, S(0), g, GH);  // [x | h] W_rz^T  (n, 2H)
       gemm<S>(false, true, n, H, I, S(1), xh, K, W + 2 * H * K, K, S(0), g + 2 * H, GH);  // x W_in^T  (n, H)
-      for (int r = 0; r < n; ++r)  // every row, masked ones too: harmless, their gates are never used
+      for (int64_t r = 0; r < n; ++r)  // every row, masked ones too: harmless, their gates are never used
         gru_nra_fwd_rz<S, RA>(H, g + r * GH, bias, xh + r * K + I, aux + r * H, ra);
       gemm<S>(false, true, n, H, H, S(1), aux, H, W + 2 * H * K + I, K, S(1), g + 2 * H, GH);  // += (r h_in) R_n^T
-      for (int r = 0; r < n; ++r)
+      for (int64_t r = 0; r < n; ++r)
         if (rw.real(t, r)) gru_nra_fwd_n<S, A>(H, g + r * GH, bias, h.data() + r * H, ac);
     }
     S* yt = ys.data() + int64_t(t - blk.p0) * n * H;
-    for (int r = 0; r < n; ++r) {  // the output: the state, carried at masked steps
+    for (int64_t r = 0; r < n; ++r) {  // the output: the state, carried at masked steps
       if (a.zero_output && !rw.real(t, r))
         std::memset(yt + r * H, 0, sizeof(S) * H);
       else
@@ -485,24 +489,23 @@ void forward_rows(const LkArgs& a, int b0, int b1) {
 // Walks the steps in the reverse of the forward's order. dh, dc: gradient w.r.t. the state after
 // the step. dxh = dG W gives at once the input's gradient (first I columns) and h_in's (last H).
 template <typename S, int A, int RA>
-void backward_rows(const LkArgs& a, int b0, int b1, int thread) {
-  const int T = a.T, I = a.I, H = a.H, K = I + H, n = b1 - b0, ac = a.act, ra = a.rec_act;
-  const int GH = (a.kind == 0 ? 4 : (a.kind == 1 ? 3 : 1)) * H;
+void backward_rows(const LkArgs& a, int64_t b0, int64_t b1, int thread) {
+  const int64_t T = a.T, I = a.I, H = a.H, K = I + H, n = b1 - b0;
+  const int ac = a.act, ra = a.rec_act;
+  const int64_t GH = (a.kind == 0 ? 4 : (a.kind == 1 ? 3 : 1)) * H;
   const Rows<S> rw{a, b0, n};
   const S* W = static_cast<const S*>(a.W);
   const S* dY = static_cast<const S*>(a.dY);
   S* db = static_cast<S*>(a.db) + int64_t(thread) * GH;
   S* dbh = a.dbh ? static_cast<S*>(a.dbh) + int64_t(thread) * GH : nullptr;
-  std::fill(db, db + GH, S(0));
-  if (dbh) std::fill(dbh, dbh + GH, S(0));
   std::vector<S> dh(n * H, S(0)), dc(a.kind == 0 ? n * H : 0, S(0)), dxh(n * K), drh(n * H);
   if (a.dhN) std::memcpy(dh.data(), rw.row(a.dhN, 0, H), sizeof(S) * n * H);
   if (a.kind == 0 && a.dcN) std::memcpy(dc.data(), rw.row(a.dcN, 0, H), sizeof(S) * n * H);
   std::vector<S> dys(dY ? BLOCK * n * H : 0), dxs(a.dX ? BLOCK * n * I : 0);  // time-major blocks of dY, dX
-  for (int s = T - 1; s >= 0; --s) {
-    const int t = a.reverse ? T - 1 - s : s;
-    const int tp = a.reverse ? t + 1 : t - 1;  // the step the forward ran just before t (if s > 0)
-    const Block blk(a, s - s % BLOCK, std::min(BLOCK, T - (s - s % BLOCK)));  // the forward's block of s
+  for (int64_t s = T - 1; s >= 0; --s) {
+    const int64_t t = a.reverse ? T - 1 - s : s;
+    const int64_t tp = a.reverse ? t + 1 : t - 1;  // the step the forward ran just before t (if s > 0)
+    const Block blk(a, s - s % BLOCK, std::min<int64_t>(BLOCK, T - (s - s % BLOCK)));  // the forward's block of s
     if ((s + 1) % BLOCK == 0 || s + 1 == T) {
       if (dY) gather(dys.data(), dY, a.sdy_b, a.sdy_t, a.sdy_h, blk, b0, n, H, static_cast<const S*>(nullptr));
     }
@@ -511,32 +514,32 @@ void backward_rows(const LkArgs& a, int b0, int b1, int thread) {
     S* dg = rw.at(a.dG, t, GH);
     if (dY) {
       const S* dyt = dys.data() + int64_t(t - blk.p0) * n * H;
-      for (int r = 0; r < n; ++r) {
+      for (int64_t r = 0; r < n; ++r) {
         if (!rw.real(t, r) && a.zero_output) continue;
         for (int j = 0; j < H; ++j) dh[r * H + j] += dyt[r * H + j];
       }
     }
-    for (int r = 0; r < n; ++r)  // masked steps: no gradient to the gates
+    for (int64_t r = 0; r < n; ++r)  // masked steps: no gradient to the gates
       if (!rw.real(t, r)) std::memset(dg + r * GH, 0, sizeof(S) * GH);
     // h_prev for the GRU: saved apart with a recurrent dropout mask, else the h part of xh
     const S* hp = a.Hprev ? rw.at(a.Hprev, t, H) : xh + I;
-    const int hp_ld = a.Hprev ? H : K;
+    const int64_t hp_ld = a.Hprev ? H : K;
     if (a.kind == 0) {  // ------------------------------------------------ LSTM
       const S* TC = rw.at(a.TC, t, H);
       const S* cprev = s > 0 ? rw.at(a.C, tp, H) : rw.row(a.c0, 0, H);
-      for (int r = 0; r < n; ++r)
+      for (int64_t r = 0; r < n; ++r)
         if (rw.real(t, r))
           lstm_bwd_row<S, A, RA>(H, g + r * GH, TC + r * H, cprev + r * H, dh.data() + r * H, dc.data() + r * H,
                                  dg + r * GH, db, ac, ra);
       gemm<S>(false, false, n, K, GH, S(1), dg, GH, W, K, S(0), dxh.data(), K);  // dG [W_ih | W_hh]  (n, K)
     } else if (a.kind == 2) {  // ----------------------------------------- SimpleRNN
-      for (int r = 0; r < n; ++r)
+      for (int64_t r = 0; r < n; ++r)
         if (rw.real(t, r)) rnn_bwd_row<S, A>(H, g + r * GH, dh.data() + r * H, dg + r * GH, db, ac);
       gemm<S>(false, false, n, K, GH, S(1), dg, GH, W, K, S(0), dxh.data(), K);
     } else if (a.reset_after) {  // ----------------------------------- GRU, reset after the matmul
       S* dgh = rw.at(a.dGh, t, GH);
       const S* HN = rw.at(a.HN, t, H);
-      for (int r = 0; r < n; ++r) {
+      for (int64_t r = 0; r < n; ++r) {
         if (rw.real(t, r))
           gru_bwd_row<S, A, RA>(H, g + r * GH, HN + r * H, hp + r * hp_ld, dh.data() + r * H, dg + r * GH,
                                 dgh + r * GH, db, dbh, ac, ra);
@@ -546,22 +549,22 @@ void backward_rows(const LkArgs& a, int b0, int b1, int thread) {
       gemm<S>(false, false, n, I, GH, S(1), dg, GH, W, K, S(0), dxh.data(), K);  // dx = dG W_ih
       gemm<S>(false, false, n, H, GH, S(1), dgh, GH, W + I, K, S(0), dxh.data() + I, K);  // dh_in = dGh W_hh
     } else {  // ----------------------------------------------------------- GRU, reset before the matmul
-      for (int r = 0; r < n; ++r)
+      for (int64_t r = 0; r < n; ++r)
         if (rw.real(t, r))
           gru_nra_bwd_zn<S, A, RA>(H, g + r * GH, hp + r * hp_ld, dh.data() + r * H, dg + r * GH, ac, ra);
       // d(r h_in) = dG_n R_n; dr = d(r h_in) h_in; dh_in = d(r h_in) r + dG_rz R_rz
       gemm<S>(false, false, n, H, H, S(1), dg + 2 * H, GH, W + 2 * H * K + I, K, S(0), drh.data(), H);
-      for (int r = 0; r < n; ++r)
+      for (int64_t r = 0; r < n; ++r)
         if (rw.real(t, r))
           gru_nra_bwd_r<S, RA>(H, g + r * GH, xh + r * K + I, drh.data() + r * H, dg + r * GH, db, ra);
       gemm<S>(false, false, n, K, 2 * H, S(1), dg, GH, W, K, S(0), dxh.data(), K);  // dG_rz [W_ih | W_hh]_rz
       gemm<S>(false, false, n, I, H, S(1), dg + 2 * H, GH, W + 2 * H * K, K, S(1), dxh.data(), K);  // += dG_n W_in
-      for (int r = 0; r < n; ++r)
+      for (int64_t r = 0; r < n; ++r)
         if (rw.real(t, r))
           for (int j = 0; j < H; ++j) dxh[r * K + I + j] += drh[r * H + j];
     }
     // Scatter dxh: the input's gradient (masked steps give 0), and the state's for the next step.
-    for (int r = 0; r < n; ++r) {
+    for (int64_t r = 0; r < n; ++r) {
       const S* d = dxh.data() + r * K;
       if (a.dX) std::memcpy(dxs.data() + (int64_t(t - blk.p0) * n + r) * I, d, sizeof(S) * I);
       if (!rw.real(t, r)) continue;  // the state was carried: dh and dc pass through unchanged
@@ -595,61 +598,119 @@ struct FlushDenormals {
 #endif
 };
 
+// How a call ended: the extern "C" functions return it; build.py turns LK_NO_MEMORY into MemoryError.
+enum Status { LK_OK = 0, LK_NO_MEMORY = 1, LK_FAILED = 2 };
+
+// Runs f(), turning a C++ exception (std::bad_alloc from a scratch vector) into a status: an
+// exception must not leave an OpenMP region or an extern "C" function, where it aborts the process.
+template <typename F>
+int guarded(F&& f) {
+  try {
+    f();
+    return LK_OK;
+  } catch (const std::bad_alloc&) {
+    return LK_NO_MEMORY;
+  } catch (...) {
+    return LK_FAILED;
+  }
+}
+
+// The rows one pass of forward_rows/backward_rows takes at most: their scratch (the time-major
+// blocks of x, Y, dY, dX and the per-row buffers) stays near SCRATCH_ELEMENTS elements per thread
+// whatever the batch. A thread's rows run as consecutive chunks of this many, each its own time loop:
+// the rows of a batch are independent, and the bias gradient sums over them all.
+constexpr int64_t SCRATCH_ELEMENTS = int64_t(1) << 23;
+
+int64_t chunk_rows(const LkArgs& a) {
+  const int64_t GH = (a.kind == 0 ? 4 : (a.kind == 1 ? 3 : 1)) * a.H;
+  const int64_t per_row = BLOCK * (a.I + a.H) + 2 * (a.I + a.H) + 3 * GH + 4 * a.H;
+  return std::max<int64_t>(1, SCRATCH_ELEMENTS / per_row);
+}
+
 template <typename S, int A, int RA>
-void run(const LkArgs& a, bool backward) {
-  const int nt = a.nthreads < 1 ? 1 : (a.nthreads > a.B ? a.B : a.nthreads);
+int run(const LkArgs& a, bool backward) {
+  const int nt = int(a.nthreads < 1 ? 1 : (a.nthreads > a.B ? a.B : a.nthreads));
+  const int64_t rows = chunk_rows(a);
+  const int GH = int((a.kind == 0 ? 4 : (a.kind == 1 ? 3 : 1)) * a.H);
+  std::vector<int> status(nt, LK_OK);
   auto body = [&](int k) {
-    FlushDenormals ftz;
-    const int b0 = int(int64_t(a.B) * k / nt), b1 = int(int64_t(a.B) * (k + 1) / nt);
-    if (backward)
-      backward_rows<S, A, RA>(a, b0, b1, k);
-    else
-      forward_rows<S, A, RA>(a, b0, b1);
+    status[k] = guarded([&] {
+      FlushDenormals ftz;
+      const int64_t b0 = a.B * k / nt, b1 = a.B * (k + 1) / nt;
+      if (backward) {
+        S* db = static_cast<S*>(a.db) + int64_t(k) * GH;
+        std::fill(db, db + GH, S(0));
+        if (a.dbh) std::fill(static_cast<S*>(a.dbh) + int64_t(k) * GH, static_cast<S*>(a.dbh) + int64_t(k + 1) * GH, S(0));
+      }
+      for (int64_t c0 = b0; c0 < b1; c0 += rows) {
+        const int64_t c1 = std::min(b1, c0 + rows);
+        if (backward)
+          backward_rows<S, A, RA>(a, c0, c1, k);
+        else
+          forward_rows<S, A, RA>(a, c0, c1);
+      }
+    });
   };
-  if (nt == 1) return body(0);
+  if (nt == 1) {
+    body(0);
+  } else {
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
-  for (int k = 0; k < nt; ++k) body(k);
+    for (int k = 0; k < nt; ++k) body(k);
+  }
+  return *std::max_element(status.begin(), status.end());
 }
 
 // The activation pairs compiled as constants (the defaults of LSTM and GRU, SimpleRNN's tanh and
 // relu) in float32; every other pair, and float64, through the DYN path. Instantiating all 25
 // pairs made the file take 58 s to compile instead of a few.
 template <typename S>
-void dispatch(const LkArgs& a, bool backward) {
+int dispatch(const LkArgs& a, bool backward) {
   if constexpr (std::is_same_v<S, float>) {
     if (a.kind != 2 && a.act == TANH && a.rec_act == SIGMOID) return run<S, TANH, SIGMOID>(a, backward);
     if (a.kind == 2 && a.act == TANH) return run<S, TANH, LINEAR>(a, backward);
     if (a.kind == 2 && a.act == RELU) return run<S, RELU, LINEAR>(a, backward);
   }
-  run<S, DYN, DYN>(a, backward);
+  return run<S, DYN, DYN>(a, backward);
 }
 
 // C (M, N) = A^T B over R rows: A is (R, M) with row stride lda, B is (R, N) with row stride ldb;
-// the weight gradients dG^T XH over all T*B rows. Threads split the M rows of C, each with
+// the weight gradients dG^T XH over all T*B rows, which may pass 2^31: the BLAS takes them in
+// pieces of at most GEMM_ROWS, accumulating. Threads split the M rows of C, each with
 // subnormals flushed: the products of small gradients with small inputs underflow, and one such
 // matmul took 110 ms instead of 17 ms in torch.mm, which cannot flush on its worker threads.
+constexpr int64_t GEMM_ROWS = int64_t(1) << 30;
+
 template <typename S>
-void gemm_tn(int M, int N, int R, const S* A, int lda, const S* B, int ldb, S* C, int ldc, int nthreads) {
+int gemm_tn(int M, int N, int64_t R, const S* A, int lda, const S* B, int ldb, S* C, int ldc, int nthreads) {
   const int nt = nthreads < 1 ? 1 : (nthreads > M ? M : nthreads);
-  auto body = [&](int k) {
+  std::vector<int> status(nt, LK_OK);
+  auto body = [&](int k) { status[k] = guarded([&] {
     FlushDenormals ftz;
     const int m0 = int(int64_t(M) * k / nt), m1 = int(int64_t(M) * (k + 1) / nt), mk = m1 - m0;
     if (mk <= 0) return;
     if (mk < N) {  // few rows of C against many columns: the direct form is the faster one here
-      gemm<S>(true, false, mk, N, R, S(1), A + m0, lda, B, ldb, S(0), C + int64_t(m0) * ldc, ldc);
+      for (int64_t r0 = 0; r0 < R; r0 += GEMM_ROWS)
+        gemm<S>(true, false, mk, N, int(std::min(GEMM_ROWS, R - r0)), S(1), A + r0 * lda + m0, lda, B + r0 * ldb,
+                ldb, r0 == 0 ? S(0) : S(1), C + int64_t(m0) * ldc, ldc);
       return;
     }
     // C[m0:m1]^T = B^T A[:, m0:m1], then transposed into place. Measured with MKL, one thread,
     // R = 64000 rows: (M, N) = (128, 64) 9.3 -> 6.8 ms, (256, 160) 46 -> 39 ms, (384, 256) 86 -> 81 ms;
     // but (128, 288) 31 -> 43 ms, hence the direct form above when M < N.
     std::vector<S> ct(int64_t(N) * mk);
-    gemm<S>(true, false, N, mk, R, S(1), B, ldb, A + m0, lda, S(0), ct.data(), mk);
+    for (int64_t r0 = 0; r0 < R; r0 += GEMM_ROWS)
+      gemm<S>(true, false, N, mk, int(std::min(GEMM_ROWS, R - r0)), S(1), B + r0 * ldb, ldb, A + r0 * lda + m0, lda,
+              r0 == 0 ? S(0) : S(1), ct.data(), mk);
     for (int n = 0; n < N; ++n)
       for (int m = 0; m < mk; ++m) C[int64_t(m0 + m) * ldc + n] = ct[int64_t(n) * mk + m];
-  };
-  if (nt == 1) return body(0);
+  }); };
+  if (nt == 1) {
+    body(0);
+  } else {
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
-  for (int k = 0; k < nt; ++k) body(k);
+    for (int k = 0; k < nt; ++k) body(k);
+  }
+  return *std::max_element(status.begin(), status.end());
 }
 
 }  // namespace
@@ -661,19 +722,29 @@ const char* field_kind() {
                 "LkArgs fields are int32_t, int64_t or pointers");
   return std::is_pointer<F>::value ? "ptr" : (std::is_same<F, int64_t>::value ? "i64" : "i32");
 }
+
+int run_call(const LkArgs& a, bool backward) {
+  int status = LK_OK;
+  const int caught = guarded([&] { status = a.dtype == 0 ? dispatch<float>(a, backward) : dispatch<double>(a, backward); });
+  return caught != LK_OK ? caught : status;
+}
 }  // namespace
 
 extern "C" {
 
-int lk_gemm_tn(int dtype, int M, int N, int R, const void* A, int lda, const void* B, int ldb, void* C, int ldc,
+// Each returns a Status (0 done, 1 out of memory, 2 another failure), never throws.
+int lk_gemm_tn(int dtype, int M, int N, int64_t R, const void* A, int lda, const void* B, int ldb, void* C, int ldc,
                int nthreads) {
-  if (dtype == 0)
-    gemm_tn<float>(M, N, R, static_cast<const float*>(A), lda, static_cast<const float*>(B), ldb,
-                   static_cast<float*>(C), ldc, nthreads);
-  else
-    gemm_tn<double>(M, N, R, static_cast<const double*>(A), lda, static_cast<const double*>(B), ldb,
-                    static_cast<double*>(C), ldc, nthreads);
-  return 0;
+  int status = LK_OK;
+  const int caught = guarded([&] {
+    if (dtype == 0)
+      status = gemm_tn<float>(M, N, R, static_cast<const float*>(A), lda, static_cast<const float*>(B), ldb,
+                              static_cast<float*>(C), ldc, nthreads);
+    else
+      status = gemm_tn<double>(M, N, R, static_cast<const double*>(A), lda, static_cast<const double*>(B), ldb,
+                               static_cast<double*>(C), ldc, nthreads);
+  });
+  return caught != LK_OK ? caught : status;
 }
 
 int lk_abi_version() { return LK_ABI_VERSION; }
@@ -698,20 +769,8 @@ void lk_set_blas(void* sgemm, void* dgemm) {
   g_dgemm = reinterpret_cast<dgemm_t>(dgemm);
 }
 
-int lk_forward(const LkArgs* a) {
-  if (a->dtype == 0)
-    dispatch<float>(*a, false);
-  else
-    dispatch<double>(*a, false);
-  return 0;
-}
+int lk_forward(const LkArgs* a) { return run_call(*a, false); }
 
-int lk_backward(const LkArgs* a) {
-  if (a->dtype == 0)
-    dispatch<float>(*a, true);
-  else
-    dispatch<double>(*a, true);
-  return 0;
-}
+int lk_backward(const LkArgs* a) { return run_call(*a, true); }
 
 }  // extern "C"
