@@ -269,3 +269,22 @@ def test_timeseries_datasets_feed_fit_and_evaluate():
     assert list(h.history) == ["loss", "mae", "val_loss", "val_mae"]
     assert h.history["loss"][-1] < h.history["loss"][0]
     assert model.evaluate(val, verbose=0)[1] == pytest.approx(h.history["val_mae"][-1], rel=1e-5)
+
+
+def test_validation_freq_counts_epochs_from_zero_with_initial_epoch():
+    """Keras validates after the epochs whose 1-based number is a multiple of validation_freq, whatever
+    initial_epoch is: from epoch 1 with freq 2, after epochs 1 and 3 (0-based), i.e. 2 of 3 epochs."""
+    import keras
+
+    x, y = sequence_task(n=32)
+    seen = {}
+    for name, lib, layers in (("keras", keras, keras.layers), ("lstmkit", lk, L)):
+        validated = []
+        model = lib.Sequential([lib.Input((8, 1)), layers.SimpleRNN(2), layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        cb = (keras.callbacks.LambdaCallback if name == "keras" else C.LambdaCallback)(
+            on_epoch_end=lambda epoch, logs, out=validated: out.append((epoch, "val_loss" in logs)))
+        model.fit(x, y, epochs=4, initial_epoch=1, validation_data=(x, y), validation_freq=2, verbose=0,
+                  callbacks=[cb])
+        seen[name] = validated
+    assert seen["lstmkit"] == seen["keras"] == [(1, True), (2, False), (3, True)]

@@ -113,6 +113,19 @@ class TimeseriesDataset:
     def num_windows(self) -> int:
         return len(self.positions)
 
+    def get_state(self) -> dict[str, Any]:
+        """Where the shuffling stands (the generator and the passes made), for a training checkpoint: restored
+        with `set_state`, the next passes come in the same orders as they would have."""
+        kind, keys, pos, has_gauss, gauss = self._rng.get_state()
+        return {"passes": self._passes, "rng": {"kind": kind, "keys": np.asarray(keys, dtype=np.int64),
+                                                "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)}}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        rng = state["rng"]
+        self._rng.set_state((rng["kind"], np.asarray(rng["keys"], dtype=np.int64).astype(np.uint32), int(rng["pos"]),
+                             int(rng["has_gauss"]), float(rng["gauss"])))
+        self._passes = int(state["passes"])
+
     def __len__(self) -> int:
         if self.batch_size is None:
             return self.num_windows

@@ -6,6 +6,7 @@ The base class and the call order live in `lstmkit.train.callbacks`.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -20,8 +21,8 @@ from lstmkit.train.callbacks import Callback, CallbackList
 from lstmkit.train.progress import ProgressBar
 
 __all__ = [
-    "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback", "LearningRateScheduler",
-    "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TerminateOnNaN",
+    "BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
+    "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TerminateOnNaN",
 ]
 
 
@@ -86,6 +87,13 @@ class _Monitor(Callback):
         if self.monitor_op is _less:
             self.min_delta *= -1
 
+    def get_state(self) -> dict[str, Any]:
+        """What this callback has learnt during training, for a checkpoint (see BackupAndRestore)."""
+        return {"best": self.best}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        self.best = state["best"]
+
     def _is_improvement(self, value: float, reference: float | None) -> bool:
         if reference is None:
             return True
@@ -148,6 +156,15 @@ class EarlyStopping(_Monitor):
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
+    def get_state(self) -> dict[str, Any]:
+        return {**super().get_state(), "wait": self.wait, "stopped_epoch": self.stopped_epoch,
+                "best_epoch": self.best_epoch, "best_weights": self.best_weights}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        super().set_state(state)
+        self.wait, self.stopped_epoch, self.best_epoch = state["wait"], state["stopped_epoch"], state["best_epoch"]
+        self.best_weights = state["best_weights"]
+
     def on_train_end(self, logs: Mapping | None = None) -> None:
         if self.stopped_epoch > 0 and self.verbose > 0:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
@@ -175,6 +192,13 @@ class ReduceLROnPlateau(_Monitor):
         self.best = None
         self.cooldown_counter = 0
         self.wait = 0
+
+    def get_state(self) -> dict[str, Any]:
+        return {**super().get_state(), "wait": self.wait, "cooldown_counter": self.cooldown_counter}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        super().set_state(state)
+        self.wait, self.cooldown_counter = state["wait"], state["cooldown_counter"]
 
     def in_cooldown(self) -> bool:
         return self.cooldown_counter > 0
@@ -348,3 +372,154 @@ class TerminateOnNaN(Callback):
         if loss is not None and not math.isfinite(float(loss)):
             print(f"Batch {batch}: Invalid loss, terminating training")
             self.model.stop_training = True
+
+
+class BackupAndRestore(Callback):
+    """Keras' BackupAndRestore: after every epoch the training state goes to `backup_dir`; a `fit` started
+    again with this callback (after a crash, a kill, a Ctrl-C) continues from the last finished epoch,
+    and the backup is deleted when training ends (unless `delete_checkpoint=False`).
+
+    lstmkit keeps more than Keras (the weights and the epoch): the optimizer's slots, iterations and
+    learning rate, every random generator (Python, NumPy, torch, each GPU), the state of the other
+    callbacks that have one (EarlyStopping's patience and best weights, ReduceLROnPlateau's, a
+    ModelCheckpoint's best) and of the training data's shuffling (a `timeseries_dataset_from_array`
+    dataset), and the logs of the epochs done. So a resumed fit on the CPU ends with the same weights
+    and logs, bit for bit, as one never interrupted, with shuffling and dropout on. `model.history`
+    after a resumed fit holds the epochs it ran, as in Keras; `restored_history` the ones before.
+
+    `double_checkpoint=True` keeps the previous backup as well, used when the latest cannot be read.
+    `save_freq` is "epoch" only: resuming inside an epoch would need the data stream's position.
+    """
+
+    FILE = "checkpoint.safetensors"
+    PREVIOUS = "checkpoint.previous.safetensors"
+    runs_last = True  # restores after the other callbacks reset themselves, saves after they updated
+
+    def __init__(self, backup_dir: str | os.PathLike, save_freq: str | int = "epoch", double_checkpoint: bool = False,
+                 delete_checkpoint: bool = True) -> None:
+        super().__init__()
+        if not backup_dir:
+            raise ValueError("BackupAndRestore needs a backup_dir, got an empty one")
+        if save_freq != "epoch":
+            raise ValueError(f"BackupAndRestore: only save_freq='epoch' is supported, got {save_freq!r} (resuming "
+                             "inside an epoch would need the position in the data stream)")
+        self.backup_dir = Path(backup_dir)
+        self.save_freq, self.double_checkpoint, self.delete_checkpoint = save_freq, double_checkpoint, delete_checkpoint
+        self.restored_epoch = 0  # epochs already done when training began (0: started afresh)
+        self.restored_history: dict[str, list[float]] = {}
+        self.restored_epoch_times: list[float] = []
+        self._history: dict[str, list[float]] = {}
+        self._epoch_times: list[float] = []
+        self._epoch_started = 0.0
+
+    # ----- what is saved
+    def _stateful(self) -> dict[str, Any]:
+        """The other parts of this fit with a state: callbacks and the training data, by position and type."""
+        context = getattr(self.model, "_fit_context", None) or {}
+        parts: dict[str, Any] = {}
+        for i, cb in enumerate(context.get("callbacks", [])):
+            if cb is not self and callable(getattr(cb, "get_state", None)):
+                parts[f"callback-{i}-{type(cb).__name__}"] = cb
+        for i, data in enumerate(context.get("data", [])):
+            if callable(getattr(data, "get_state", None)):
+                parts[f"data-{i}-{type(data).__name__}"] = data
+        return parts
+
+    def _state(self, epoch: int) -> dict[str, Any]:
+        from lstmkit.train.checkpoint import random_state
+
+        optimizer = self.model.optimizer
+        lr = optimizer._learning_rate
+        return {
+            "epoch": epoch,
+            "weights": dict(self.model.state_dict()),
+            "optimizer": {"class": type(optimizer).__name__, "iterations": optimizer.iterations,
+                          "learning_rate": None if callable(lr) else float(lr), "slots": optimizer.state_tensors()},
+            "random": random_state(),
+            "parts": {name: part.get_state() for name, part in self._stateful().items()},
+            "history": self._history, "epoch_times": self._epoch_times,
+        }
+
+    def _restore(self, state: dict[str, Any], path: Path) -> None:
+        from lstmkit.errors import FileFormatError
+        from lstmkit.train.checkpoint import set_random_state
+
+        weights = state["weights"]
+        own = self.model.state_dict()
+        missing, extra = sorted(set(own) - set(weights)), sorted(set(weights) - set(own))
+        if missing or extra:
+            raise FileFormatError(path, f"its weights do not fit this model: missing {missing}, unexpected {extra}")
+        for name, value in weights.items():
+            if tuple(own[name].shape) != tuple(value.shape):
+                raise FileFormatError(path, f"weight {name} is {tuple(value.shape)} in the backup and "
+                                            f"{tuple(own[name].shape)} in the model")
+        self.model.load_state_dict(weights)
+        optimizer, saved = self.model.optimizer, state["optimizer"]
+        if saved["class"] != type(optimizer).__name__:
+            raise FileFormatError(path, f"it was written by a {saved['class']} optimizer, and this model "
+                                        f"trains with {type(optimizer).__name__}")
+        optimizer.load_state_tensors(saved["slots"], saved["iterations"])
+        if saved["learning_rate"] is not None:
+            optimizer.learning_rate = saved["learning_rate"]
+        parts = self._stateful()
+        if set(parts) != set(state["parts"]):
+            raise FileFormatError(path, f"it holds the state of {sorted(state['parts'])}, and this fit has "
+                                        f"{sorted(parts)}: give fit the same callbacks and data")
+        for name, part in parts.items():
+            part.set_state(state["parts"][name])
+        set_random_state(state["random"])
+        self._history = {k: list(v) for k, v in state["history"].items()}
+        self._epoch_times = list(state["epoch_times"])
+        self.restored_epoch = int(state["epoch"])
+        self.restored_history = {k: list(v) for k, v in self._history.items()}
+        self.restored_epoch_times = list(self._epoch_times)
+
+    def _read_backup(self) -> tuple[dict[str, Any], Path] | None:
+        from lstmkit.errors import FileFormatError
+        from lstmkit.train import checkpoint
+
+        latest, previous = self.backup_dir / self.FILE, self.backup_dir / self.PREVIOUS
+        if not latest.exists() and not previous.exists():
+            return None
+        try:
+            return checkpoint.load(latest), latest
+        except (FileFormatError, FileNotFoundError):
+            if not (self.double_checkpoint and previous.exists()):
+                raise
+            warnings.warn(f"{latest} cannot be read; resuming from the previous backup {previous}", stacklevel=3)
+            return checkpoint.load(previous), previous
+
+    # ----- the hooks
+    def on_train_begin(self, logs: Mapping | None = None) -> None:
+        self.restored_epoch, self.restored_history, self.restored_epoch_times = 0, {}, []
+        self._history, self._epoch_times = {}, []
+        found = self._read_backup()
+        if found is not None:
+            self._restore(*found)
+            self.model._initial_epoch = self.restored_epoch
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping | None = None) -> None:
+        import time
+
+        self._epoch_started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: Mapping | None = None) -> None:
+        import time
+
+        from lstmkit.train import checkpoint
+
+        self._epoch_times.append(time.perf_counter() - self._epoch_started)
+        for key, value in (logs or {}).items():
+            self._history.setdefault(key, []).append(float(value))
+        latest = self.backup_dir / self.FILE
+        if self.double_checkpoint and latest.exists():
+            os.replace(latest, self.backup_dir / self.PREVIOUS)
+        checkpoint.save(latest, self._state(epoch + 1))
+
+    def on_train_end(self, logs: Mapping | None = None) -> None:
+        if not self.delete_checkpoint:
+            return
+        for name in (self.FILE, self.PREVIOUS):
+            (self.backup_dir / name).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a folder the user keeps other files in stays
+            self.backup_dir.rmdir()

@@ -63,6 +63,9 @@ class CallbackList(Callback):
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise ValueError(f"callbacks must be Callback objects, got {type(cb).__name__}")
+        # those marked `runs_last` (BackupAndRestore) see every hook after the rest: they restore the
+        # others' state after the others reset it, and save it after the others updated it
+        self.callbacks.sort(key=lambda cb: bool(getattr(cb, "runs_last", False)))
         self._active = {hook: [getattr(cb, hook) for cb in self.callbacks if _overrides(cb, hook)] for hook in _HOOKS}
         if model is not None:
             self.set_model(model)

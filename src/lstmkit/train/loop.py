@@ -122,9 +122,15 @@ def fit_loop(
     validation_freq: int = 1,
     stats: LoopStats | None = None,
 ) -> dict[str, float]:
-    """Epochs of training with Keras' callback order; returns the last epoch's logs."""
+    """Epochs of training with Keras' callback order; returns the last epoch's logs.
+
+    A callback may set `model._initial_epoch` in on_train_begin (BackupAndRestore, resuming): training
+    then starts at that epoch, as in Keras. Validation runs after the epochs whose 1-based number is a
+    multiple of `validation_freq`, counted from 0 whatever `initial_epoch` is (Keras' rule)."""
     model.stop_training = False
+    model._initial_epoch = None
     callbacks.on_train_begin()
+    initial_epoch = model._initial_epoch or initial_epoch
     logs: dict[str, float] = {}
     for epoch in range(initial_epoch, epochs):
         reset_metrics()
@@ -136,7 +142,7 @@ def fit_loop(
             raise ValueError("fit got no data: the training set yielded no batch in this epoch")
         epoch_logs = dict(train_logs())
         t1 = time.perf_counter()
-        if validate is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
+        if validate is not None and (epoch + 1) % validation_freq == 0:
             epoch_logs.update({f"val_{k}": v for k, v in validate().items()})
         if stats is not None:
             stats.epoch_seconds.append(t1 - t0)

@@ -280,6 +280,8 @@ class Trainer:
         cbs = CallbackList([*(callbacks or []), history, ProgressBar(verbose)], model=self,
                            params={"verbose": verbose, "epochs": epochs, "steps": len(train) or None})
         stats = LoopStats()
+        # what BackupAndRestore saves beside the weights: the callbacks' and the training data's state
+        self._fit_context = {"callbacks": cbs.callbacks, "data": [x]}
 
         def validate() -> dict[str, float]:
             return evaluate_loop(test_step=self._test_step, test_logs=self._logs, reset_metrics=self._reset_metrics,
