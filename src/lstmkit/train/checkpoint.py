@@ -4,7 +4,7 @@ A checkpoint is a tree of dicts, lists, numbers, strings and tensors (weights, o
 the random generators' states, callback states). `save` splits it into the tensors (stored as
 safetensors) and the rest (JSON in the file's metadata), so loading runs no code, unlike a
 pickle. `random_state()` captures every generator a training step may draw from: Python's,
-NumPy's global one, torch's CPU generator and, where CUDA is initialised, each GPU's; restoring
+NumPy's global one, torch's CPU generator and, where CUDA is present, each GPU's; restoring
 them, the optimizer and the weights at an epoch boundary makes the next epochs draw the same
 shuffles and dropout masks as an uninterrupted run.
 """
@@ -35,10 +35,10 @@ def random_state() -> dict[str, Any]:
     version, internal, gauss = random.getstate()
     state: dict[str, Any] = {
         "python": {"version": version, "internal": list(internal), "gauss": gauss},
-        "numpy": numpy_state(np.random.get_state()),  # noqa: NPY002 - the global generator is what is saved
+        "numpy": numpy_state(tuple(np.random.get_state(legacy=True))),  # noqa: NPY002 - the global one is saved
         "torch": torch.get_rng_state(),
     }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
+    if torch.cuda.is_available():
         state["cuda"] = list(torch.cuda.get_rng_state_all())
     return state
 
@@ -56,14 +56,14 @@ def set_random_state(state: Mapping[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def numpy_state(state: tuple) -> dict[str, Any]:
+def numpy_state(state: tuple[Any, ...]) -> dict[str, Any]:
     """A `np.random.RandomState.get_state()` tuple as a checkpoint tree."""
     kind, keys, pos, has_gauss, gauss = state
     return {"kind": kind, "keys": np.asarray(keys, dtype=np.int64), "pos": int(pos), "has_gauss": int(has_gauss),
             "gauss": float(gauss)}
 
 
-def numpy_state_tuple(state: Mapping[str, Any]) -> tuple:
+def numpy_state_tuple(state: Mapping[str, Any]) -> tuple[Any, ...]:
     """The inverse of `numpy_state`, for `RandomState.set_state`."""
     keys = np.asarray(state["keys"], dtype=np.int64).astype(np.uint32)
     return (state["kind"], keys, int(state["pos"]), int(state["has_gauss"]), float(state["gauss"]))
@@ -106,7 +106,7 @@ def _join(tree: Any, tensors: Mapping[str, torch.Tensor], where: Path) -> Any:
     return tree
 
 
-def save(path: str | os.PathLike, tree: Mapping[str, Any]) -> Path:
+def save(path: str | os.PathLike[str], tree: Mapping[str, Any]) -> Path:
     """Write the checkpoint `tree` to `path` atomically (the old file or the whole new one, never a part)."""
     from safetensors.torch import save as save_tensors
 
@@ -116,7 +116,7 @@ def save(path: str | os.PathLike, tree: Mapping[str, Any]) -> Path:
     return atomic_write_bytes(path, save_tensors(tensors, metadata=meta))
 
 
-def load(path: str | os.PathLike) -> dict[str, Any]:
+def load(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a checkpoint `save` wrote; every fault is a FileFormatError naming the file."""
     from safetensors import safe_open
 
