@@ -87,6 +87,13 @@ class Windows:
     def __len__(self) -> int:
         return len(self.dataset)
 
+    def get_state(self) -> dict[str, Any]:
+        """The shuffling's state, for a training checkpoint (see `TimeseriesDataset.get_state`)."""
+        return self.dataset.get_state()
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.dataset.set_state(state)
+
     @property
     def num_windows(self) -> int:
         return self.dataset.num_windows

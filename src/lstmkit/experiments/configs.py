@@ -30,6 +30,10 @@ class RunConfig:
     backend: str = "auto"  # the lstmkit.ops backend
     seed: int = 0
     out: str = "runs/latest"
+    overwrite: bool = field(default=False, metadata={
+        "help": "replace the run already in --out, or an unfinished one (the old run stays until the new one ends)"})
+    resume: str | None = field(default=None, metadata={
+        "help": "continue the unfinished run whose --out was RESUME from its last finished epoch, with its options"})
 
 
 def check_backend(backend: str) -> None:
@@ -202,7 +206,8 @@ class MemoryConfig(RunConfig):
     experiment = "memory"
     model: str = field(default="all", metadata={"choices": ["all", *memory_names.MODELS],
                                                 "help": "which recurrence"})
-    epochs: int = field(default=1, metadata={"help": "unused: training runs --steps batches of fresh sequences"})
+    epochs: int = field(default=1, metadata={"help": "does not apply (refused): training runs --steps batches of "
+                                             "fresh sequences"})
     batch_size: int = 64
     task: str = field(default="recall", metadata={"choices": list(memory_names.TASKS),
                                                   "help": "recall the first symbol, "
@@ -228,6 +233,13 @@ class MemoryConfig(RunConfig):
     out: str = "runs/memory"
 
     def __post_init__(self) -> None:
+        # the options every experiment has that this one does not read: refused, not ignored
+        if self.limit is not None:
+            raise ValueError(f"--limit does not apply to the memory experiment (it trains on --steps batches of fresh "
+                             f"sequences), got --limit {self.limit}")
+        if self.epochs != 1:
+            raise ValueError(f"--epochs does not apply to the memory experiment (give --steps, the training batches "
+                             f"per model and length), got --epochs {self.epochs}")
         if self.quick:
             self.lengths, self.steps, self.eval_size = [10, 60], min(self.steps, 200), min(self.eval_size, 500)
         if not self.lengths:

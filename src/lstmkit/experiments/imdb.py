@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from lstmkit.experiments import configs
-from lstmkit.experiments.base import start_run
+from lstmkit.experiments.base import open_run
 from lstmkit.experiments.configs import INDEX_FROM, OOV_CHAR, START_CHAR
 from lstmkit.experiments.configs import ImdbConfig as Config
 from lstmkit.experiments.configs import imdb_split_point as split_point
@@ -125,25 +125,29 @@ def summarize(history: dict[str, list[float]], epoch_seconds: list[float]) -> di
 def run(config: Config) -> dict:
     set_seed(config.seed)
     resolve_device(config.device)  # fails early and clearly when cuda is asked for and absent
-    out = start_run(config)
-    (x_train, y_train), (x_val, y_val), (x_test, y_test), encoding = load(config)
-    set_seed(config.seed)  # the same weights and batch order whatever the loading drew
-    model = build(config)
-    history = model.fit(x_train, y_train, epochs=config.epochs, batch_size=config.batch_size,
-                        validation_data=(x_val, y_val), verbose=1)
-    test_loss, test_acc = model.evaluate(x_test, y_test, batch_size=512, verbose=0)
-    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    metrics = {
-        "model": config.model, "source": config.source, **summarize(hist, history.epoch_times),
-        "test_loss": float(test_loss), "test_accuracy": float(test_acc), "epochs": config.epochs,
-        "train_examples": len(x_train), "val_examples": len(x_val), "test_examples": len(x_test),
-        "params": int(sum(p.numel() for p in model.parameters())),
-    }
-    write_json(out / "history.json", hist)
-    write_json(out / "encoding.json", encoding)
-    save_curves(hist, out / "curves.png", title=f"IMDB {config.model} ({config.source})")
-    model.save(str(out / "model.keras"))
-    write_json(out / "metrics.json", metrics)  # last: a run with metrics.json has all its files
+    with open_run(config) as run:
+        config = run.config  # a resumed run's own options
+        out = run.out
+        set_seed(config.seed)
+        (x_train, y_train), (x_val, y_val), (x_test, y_test), encoding = load(config)
+        set_seed(config.seed)  # the same weights and batch order whatever the loading drew
+        model = build(config)
+        backup = run.backup()  # a checkpoint per epoch; a resumed run starts from the last one
+        history = model.fit(x_train, y_train, epochs=config.epochs, batch_size=config.batch_size,
+                            validation_data=(x_val, y_val), verbose=1, callbacks=[backup])
+        test_loss, test_acc = model.evaluate(x_test, y_test, batch_size=512, verbose=0)
+        hist, epoch_times = backup.full_history(history), backup.full_epoch_times(history)
+        metrics = {
+            "model": config.model, "source": config.source, **summarize(hist, epoch_times),
+            "test_loss": float(test_loss), "test_accuracy": float(test_acc), "epochs": config.epochs,
+            "train_examples": len(x_train), "val_examples": len(x_val), "test_examples": len(x_test),
+            "params": int(sum(p.numel() for p in model.parameters())),
+        }
+        write_json(out / "history.json", hist)
+        write_json(out / "encoding.json", encoding)
+        save_curves(hist, out / "curves.png", title=f"IMDB {config.model} ({config.source})")
+        model.save(str(out / "model.keras"))
+        write_json(out / "metrics.json", metrics)  # last: a run with metrics.json has all its files
     print_results(f"imdb {config.model} ({config.source})", {
         "best validation accuracy": metrics["best_val_accuracy"], "best epoch": metrics["best_epoch"],
         "final validation accuracy": metrics["final_val_accuracy"], "test accuracy": metrics["test_accuracy"],

@@ -6,12 +6,14 @@ chance = 1/symbols) and `adding` (Hochreiter & Schmidhuber 1997; solved = absolu
 Writes metrics.json ({"results": [{"model", "length", "accuracy", ...}]}) and memory.png.
 """
 
+import json
 import time
 from dataclasses import asdict
+from typing import Any
 
 import torch
 
-from lstmkit.experiments.base import start_run
+from lstmkit.experiments.base import open_run
 from lstmkit.experiments.configs import MemoryConfig as Config
 from lstmkit.experiments.reporting import console
 from lstmkit.insight import tasks
@@ -77,9 +79,20 @@ def memory_figure(results: list[dict], config: Config):
 
 
 def run(config: Config) -> dict:
+    resolve_device(config.device)  # fails early and clearly when cuda is asked for and absent
+    with open_run(config) as run:
+        return _run(run)
+
+
+def _run(run: Any) -> dict:
+    """Each (length, model, seed) trains from its own seeds: a resumed run keeps the finished ones
+    (`checkpoint/results.json`) and trains the rest, as an uninterrupted run would."""
+    config, out = run.config, run.out  # a resumed run's own options
     set_seed(config.seed)
     device = resolve_device(config.device)
-    out = start_run(config)
+    done_path = run.checkpoint_dir / "results.json"
+    done: list[dict] = json.loads(done_path.read_text()) if run.resumed and done_path.exists() else []
+    run.unit, run.epochs_done = "training", len(done)
     results: list[dict] = []
     started = time.perf_counter()
     for length in config.lengths:
@@ -88,6 +101,9 @@ def run(config: Config) -> dict:
         base = chance(config, val)
         val = tasks.Batch(val.x.to(device), val.y.to(device))
         for kind, seed in [(k, config.seed + s) for k in config.models for s in range(config.seeds)]:
+            if len(results) < len(done):  # finished before the interruption
+                results.append(done[len(results)])
+                continue
             torch.manual_seed(seed)
             model = build(config, kind, length).to(device)
             t0 = time.perf_counter()
@@ -103,10 +119,13 @@ def run(config: Config) -> dict:
             if config.task == "adding":
                 row["mse"] = loss
             results.append(row)
+            write_json(done_path, results)
+            run.epochs_done = len(results)
             console.print(f"{config.task} L={length:<4} {kind:<10} score {score:.3f} (chance "
                           f"{base['chance_accuracy']:.3f}) after {row['steps']} steps, {row['seconds']:.1f} s")
     metrics = {"task": config.task, "results": results, "summary": summarize(results),
-               "seconds": round(time.perf_counter() - started, 1), "config": asdict(config)}
+               "seconds": round(time.perf_counter() - started + sum(r["seconds"] for r in done), 1),
+               "config": asdict(config)}
     write_json(out / "metrics.json", metrics)
     import matplotlib.pyplot as plt
 

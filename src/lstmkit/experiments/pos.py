@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 import lstmkit.nn
-from lstmkit.experiments.base import start_run
+from lstmkit.experiments.base import open_run
 from lstmkit.experiments.configs import PosConfig as Config
 from lstmkit.experiments.reporting import epoch_progress, load_model_files, print_results, save_curves, save_model
 from lstmkit.io import atomic_savefig, write_json
@@ -309,9 +309,28 @@ def tag(model: Tagger, enc: Encoding, sentences: list[list[str]], batch_size: in
 
 # ----- the run ----------------------------------------------------------------------------------
 def run(config: Config) -> dict:
+    resolve_device(config.device)  # fails early and clearly when cuda is asked for and absent
+    with open_run(config) as run:
+        return _run(run)
+
+
+def _checkpoint(epoch: int, model: nn.Module, optim: torch.optim.Optimizer, rng: np.random.Generator,
+                history: dict[str, list[float]], epoch_seconds: list[float], best: tuple[float, int, Any]
+                ) -> dict[str, Any]:
+    """Everything the epochs after `epoch` depend on: a resume from it ends as an uninterrupted run."""
+    from lstmkit.train.checkpoint import random_state, torch_optimizer_state
+
+    return {"epoch": epoch, "weights": dict(model.state_dict()), "optimizer": torch_optimizer_state(optim),
+            "batch_rng": rng.bit_generator.state, "random": random_state(), "history": history,
+            "epoch_seconds": epoch_seconds, "best_acc": best[0], "best_epoch": best[1], "best_state": best[2]}
+
+
+def _run(run: Any) -> dict:
+    from lstmkit.train import checkpoint
+
+    config, out = run.config, run.out  # a resumed run's own options
     set_seed(config.seed)
     device = resolve_device(config.device)
-    out = start_run(config)
     train_s = load_split("train", config.tags, config.limit)
     dev_s, test_s = (load_split(s, config.tags, config.eval_limit) for s in ("dev", "test"))
     enc = build_encoding(train_s, tag_set(config.tags, train_s, dev_s, test_s), config.max_chars)
@@ -324,7 +343,18 @@ def run(config: Config) -> dict:
     n_batches = (len(train) + config.batch_size - 1) // config.batch_size
     epoch_seconds: list[float] = []
     best_acc, best_epoch, best_state = -1.0, 0, None
-    for epoch in range(config.epochs):
+    start = 0
+    saved_path = run.checkpoint_dir / "checkpoint.safetensors"
+    if run.resumed and saved_path.exists():
+        saved = checkpoint.load(saved_path)
+        model.load_state_dict(saved["weights"])
+        checkpoint.load_torch_optimizer_state(optim, saved["optimizer"])
+        rng.bit_generator.state = saved["batch_rng"]
+        checkpoint.set_random_state(saved["random"])
+        history, epoch_seconds = saved["history"], saved["epoch_seconds"]
+        best_acc, best_epoch, best_state = saved["best_acc"], saved["best_epoch"], saved["best_state"]
+        start = run.epochs_done = int(saved["epoch"])
+    for epoch in range(start, config.epochs):
         model.train()
         loss_sum, correct, tokens = 0.0, 0, 0
         t0 = time.perf_counter()
@@ -351,6 +381,9 @@ def run(config: Config) -> dict:
         if val.accuracy > best_acc:  # keep the weights of the best dev epoch
             best_acc, best_epoch = val.accuracy, epoch + 1
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        checkpoint.save(saved_path, _checkpoint(epoch + 1, model, optim, rng, history, epoch_seconds,
+                                                (best_acc, best_epoch, best_state)))
+        run.epochs_done = epoch + 1
     assert best_state is not None  # epochs >= 1
     model.load_state_dict(best_state)
     test_scores = evaluate(model, test, 2 * config.batch_size, device)

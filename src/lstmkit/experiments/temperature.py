@@ -25,7 +25,7 @@ from lstmkit.data.series import Table
 from lstmkit.data.weather import load_beijing
 from lstmkit.data.windows import ForecastData, Windows, forecast_windows
 from lstmkit.experiments import configs
-from lstmkit.experiments.base import start_run
+from lstmkit.experiments.base import open_run
 from lstmkit.experiments.configs import TemperatureConfig as Config
 from lstmkit.experiments.reporting import console, print_results, save_curves
 from lstmkit.io import atomic_savefig, write_json
@@ -144,8 +144,10 @@ def build(config: Config, features: int) -> Any:
     return model
 
 
-def train(config: Config, model: Any, data: ForecastData) -> tuple[dict[str, list[float]], list[float]]:
-    """Fit on the training windows (the first `limit` of them), validate every epoch; history and epoch times."""
+def train(config: Config, model: Any, data: ForecastData, backup: Any = None
+          ) -> tuple[dict[str, list[float]], list[float]]:
+    """Fit on the training windows (the first `limit` of them), validate every epoch; history and epoch times.
+    `backup`: a BackupAndRestore (the run's), whose checkpoints let an interrupted run resume."""
     from lstmkit.keras.callbacks import EarlyStopping
 
     train_set: Any = data.train
@@ -153,7 +155,11 @@ def train(config: Config, model: Any, data: ForecastData) -> tuple[dict[str, lis
         train_set = first_windows(data.train, config.limit, config.seed)
     callbacks = [EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)] \
         if config.early_stopping else []
+    if backup is not None:
+        callbacks.append(backup)
     history = model.fit(train_set, epochs=config.epochs, validation_data=data.val, callbacks=callbacks, verbose=1)
+    if backup is not None:
+        return backup.full_history(history), [float(t) for t in backup.full_epoch_times(history)]
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     return hist, [float(t) for t in getattr(history, "epoch_times", [])]
 
@@ -217,7 +223,13 @@ def save_forecast(path: Path, table: Table, data: ForecastData, config: Config, 
 def run(config: Config) -> dict:
     set_seed(config.seed)
     resolve_device(config.device)  # fails early and clearly when cuda is asked for and absent
-    out = start_run(config)
+    with open_run(config) as run:
+        return _run(run)
+
+
+def _run(run: Any) -> dict:
+    config, out = run.config, run.out  # a resumed run's own options
+    set_seed(config.seed)
     table, data = load(config)
     baseline = choose_baseline(config, data)
     val_actual, test_actual = targets_in_units(data, data.val), targets_in_units(data, data.test)
@@ -229,7 +241,7 @@ def run(config: Config) -> dict:
         val_pred, test_pred = base_val, base_test
     else:
         model = build(config, features=len(table.columns))
-        hist, epoch_times = train(config, model, data)
+        hist, epoch_times = train(config, model, data, run.backup())
         val_pred, test_pred = predict(model, data, data.val), predict(model, data, data.test)
     std = float(data.normalizer.std[data.target])
     for key in ("mae", "val_mae"):  # the standardised MAE in °C, for reading the curves
@@ -268,5 +280,5 @@ def run(config: Config) -> dict:
         f"baseline validation MAE (lag {baseline.lag} h)": base_val_mae, "baseline test MAE": base_test_mae,
         "test improvement vs baseline": f"{100 * metrics['improvement_vs_baseline']:.1f}%",
     })
-    console.print(f"wrote {out}")
+    console.print(f"wrote {run.target}")
     return {**metrics, "config": asdict(config)}

@@ -411,6 +411,7 @@ class BackupAndRestore(Callback):
         self._history: dict[str, list[float]] = {}
         self._epoch_times: list[float] = []
         self._epoch_started = 0.0
+        self._stopped = False
 
     # ----- what is saved
     def _stateful(self) -> dict[str, Any]:
@@ -437,7 +438,7 @@ class BackupAndRestore(Callback):
                           "learning_rate": None if callable(lr) else float(lr), "slots": optimizer.state_tensors()},
             "random": random_state(),
             "parts": {name: part.get_state() for name, part in self._stateful().items()},
-            "history": self._history, "epoch_times": self._epoch_times,
+            "history": self._history, "epoch_times": self._epoch_times, "stopped": self._stopped,
         }
 
     def _restore(self, state: dict[str, Any], path: Path) -> None:
@@ -471,6 +472,7 @@ class BackupAndRestore(Callback):
         self._history = {k: list(v) for k, v in state["history"].items()}
         self._epoch_times = list(state["epoch_times"])
         self.restored_epoch = int(state["epoch"])
+        self._stopped = bool(state["stopped"])
         self.restored_history = {k: list(v) for k, v in self._history.items()}
         self.restored_epoch_times = list(self._epoch_times)
 
@@ -492,11 +494,23 @@ class BackupAndRestore(Callback):
     # ----- the hooks
     def on_train_begin(self, logs: Mapping | None = None) -> None:
         self.restored_epoch, self.restored_history, self.restored_epoch_times = 0, {}, []
-        self._history, self._epoch_times = {}, []
+        self._history, self._epoch_times, self._stopped = {}, [], False
         found = self._read_backup()
         if found is not None:
             self._restore(*found)
-            self.model._initial_epoch = self.restored_epoch
+            # stopped early (EarlyStopping) before the backup: no epoch is left to run
+            self.model._initial_epoch = self.params.get("epochs", self.restored_epoch) if self._stopped \
+                else self.restored_epoch
+
+    def full_history(self, history: Any) -> dict[str, list[float]]:
+        """The logs of every epoch, those before the resume and those of `history` (this fit's History)."""
+        new = history.history
+        return {k: self.restored_history.get(k, []) + [float(v) for v in new.get(k, [])]
+                for k in {**self.restored_history, **new}}
+
+    def full_epoch_times(self, history: Any) -> list[float]:
+        """The training seconds of every epoch, before the resume and in `history`."""
+        return self.restored_epoch_times + list(getattr(history, "epoch_times", []))
 
     def on_epoch_begin(self, epoch: int, logs: Mapping | None = None) -> None:
         import time
@@ -508,7 +522,13 @@ class BackupAndRestore(Callback):
 
         from lstmkit.train import checkpoint
 
-        self._epoch_times.append(time.perf_counter() - self._epoch_started)
+        stats = (getattr(self.model, "_fit_context", None) or {}).get("stats")
+        # the loop's own measure of the epoch (its training batches), as History.epoch_times has it
+        seconds = stats.epoch_seconds[-1] if stats is not None and stats.epoch_seconds else \
+            time.perf_counter() - self._epoch_started
+        self._epoch_times.append(float(seconds))
+        if self.model.stop_training:  # EarlyStopping ended training: a resume must not train on
+            self._stopped = True
         for key, value in (logs or {}).items():
             self._history.setdefault(key, []).append(float(value))
         latest = self.backup_dir / self.FILE

@@ -138,3 +138,15 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
     except (KeyError, json.JSONDecodeError) as e:
         raise FileFormatError(path, f"its metadata is damaged ({e})") from None
     return _join(tree, tensors, path)  # type: ignore[no-any-return]
+
+
+def torch_optimizer_state(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """A torch.optim optimizer's state_dict as a checkpoint tree (its parameter numbers become strings)."""
+    sd = optimizer.state_dict()
+    return {"state": {str(k): dict(v) for k, v in sd["state"].items()}, "param_groups": sd["param_groups"]}
+
+
+def load_torch_optimizer_state(optimizer: torch.optim.Optimizer, tree: Mapping[str, Any]) -> None:
+    """The inverse of `torch_optimizer_state`: loads it into `optimizer`."""
+    groups = [{k: tuple(v) if k == "betas" else v for k, v in g.items()} for g in tree["param_groups"]]
+    optimizer.load_state_dict({"state": {int(k): v for k, v in tree["state"].items()}, "param_groups": groups})

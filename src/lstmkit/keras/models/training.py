@@ -281,7 +281,7 @@ class Trainer:
                            params={"verbose": verbose, "epochs": epochs, "steps": len(train) or None})
         stats = LoopStats()
         # what BackupAndRestore saves beside the weights: the callbacks' and the training data's state
-        self._fit_context = {"callbacks": cbs.callbacks, "data": [x]}
+        self._fit_context = {"callbacks": cbs.callbacks, "data": [x], "stats": stats}
 
         def validate() -> dict[str, float]:
             return evaluate_loop(test_step=self._test_step, test_logs=self._logs, reset_metrics=self._reset_metrics,
