@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from lstmkit.io import atomic_write_text, write_json
+from lstmkit.io import atomic_write_bytes, atomic_write_text, write_json
 from lstmkit.plots import plot_history
 
 
@@ -56,3 +56,40 @@ def test_atomic_write_gives_the_permissions_of_a_normal_file(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_write_removes_the_temporaries_of_killed_writers(tmp_path):
+    """A writer killed mid-write leaves `.NAME.PID.XXXX.tmp`; the next write of NAME removes it when
+    that process is gone, and keeps the one of a writer still running."""
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)  # it has exited
+    stale = tmp_path / f".metrics.json.{dead_pid}.abc123.tmp"
+    stale.write_bytes(b"x" * 1000)
+    running = tmp_path / f".metrics.json.{os.getppid()}.def456.tmp"  # our parent runs
+    running.write_bytes(b"y")
+    other = tmp_path / f".history.json.{dead_pid}.zzz.tmp"  # another file's: not this write's business
+    other.write_bytes(b"z")
+    write_json(tmp_path / "metrics.json", {"a": 1})
+    assert not stale.exists() and running.exists() and other.exists()
+    assert json.loads((tmp_path / "metrics.json").read_text()) == {"a": 1}
+
+
+def test_a_write_killed_midway_leaves_its_temporary_which_the_next_write_removes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    script = ("import os, signal, lstmkit.io as io\n"
+              "real = os.replace\n"
+              "def die(*a): os.kill(os.getpid(), signal.SIGKILL)\n"
+              "os.replace = die\n"
+              f"io.atomic_write_bytes({str(tmp_path / 'model.bin')!r}, b'0' * 100000)\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
+    assert proc.returncode == -signal.SIGKILL
+    left = list(tmp_path.glob(".model.bin.*.tmp"))
+    assert len(left) == 1 and left[0].stat().st_size == 100000 and not (tmp_path / "model.bin").exists()
+    atomic_write_bytes(tmp_path / "model.bin", b"whole")
+    assert list(tmp_path.glob(".model.bin.*.tmp")) == [] and (tmp_path / "model.bin").read_bytes() == b"whole"

@@ -1,4 +1,8 @@
-"""Files written whole or not at all: a temporary file in the same folder, then `os.replace`."""
+"""Files written whole or not at all: a temporary file in the same folder, then `os.replace`.
+
+The temporary file is `.NAME.PID.XXXX.tmp`: a process killed while it writes (SIGKILL, a power cut)
+leaves it behind, and the next write of NAME removes those of processes that no longer run.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write `data` to `path` so that a reader sees the old file or the whole new one, never a part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_dead_temporaries(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a normal file follows the umask
         with os.fdopen(fd, "wb") as f:
@@ -25,6 +30,36 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def remove_dead_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files that writers of `path` killed mid-write left (their process is gone);
+    those of running writers stay. Returns the removed ones."""
+    path = Path(path)
+    removed = []
+    for tmp in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    """`name` with the glob pattern characters taken literally."""
+    import glob
+
+    return glob.escape(name)
 
 
 def _umask() -> int:

@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 from lstmkit.data.errors import DataError
+from lstmkit.io import remove_dead_temporaries
 
 REVIEW_COLUMNS = ("split", "label", "rating", "id", "text")
 # aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt; train/unsup and the bag-of-words files are left out
@@ -24,7 +25,10 @@ _REVIEW_PATH = re.compile(r"^(?:\./)?aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\
 
 
 def _temp_beside(dest: Path) -> Path:
-    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    """A new temporary file beside `dest`, named as lstmkit.io names them (so that one a killed
+    conversion left is removed by the next)."""
+    remove_dead_temporaries(dest)
+    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.{os.getpid()}.", suffix=".tmp")
     os.close(fd)
     return Path(name)
 
