@@ -189,3 +189,36 @@ def test_bad_option_values_are_refused_by_the_parser(tmp_path, capsys, args, mes
 def test_cuda_without_a_gpu_is_a_clear_error(tmp_path, capsys):
     assert main(["run", "imdb", *TINY, "--device", "cuda", "--out", str(tmp_path / "x")]) == 2
     assert "no CUDA device is available" in capsys.readouterr().err
+
+
+def test_an_interrupted_run_resumes_bit_identical(tmp_path, monkeypatch):
+    """Ctrl-C in the second of three epochs (two batches each), then --resume: the history, metrics and
+    weights of an uninterrupted run, exactly (shuffled batches; the checkpoint holds every generator)."""
+    from lstmkit.errors import RunInterrupted
+    from lstmkit.keras.models import training
+
+    args = [*TINY[: TINY.index("--epochs")], "--epochs", "3", "--batch-size", "16"]
+    assert main(["run", "imdb", *args, "--out", str(tmp_path / "ref")]) == 0
+    real_step, steps = training.Trainer._train_step, []
+
+    def step(self, batch):
+        steps.append(1)
+        if len(steps) == 3:  # the first batch of the second epoch
+            raise KeyboardInterrupt
+        return real_step(self, batch)
+
+    monkeypatch.setattr(training.Trainer, "_train_step", step)
+    config = imdb.Config(limit=40, eval_limit=24, maxlen=48, batch_size=16, units=4, epochs=3,
+                         out=str(tmp_path / "cut"))  # the options of `args`
+    with pytest.raises(RunInterrupted, match="keeps 1 finished epoch"):
+        imdb.run(config)
+    monkeypatch.setattr(training.Trainer, "_train_step", real_step)
+    assert main(["run", "imdb", "--resume", str(tmp_path / "cut")]) == 0
+    for name in ("history", "metrics"):
+        a, b = (json.loads((tmp_path / run / f"{name}.json").read_text()) for run in ("ref", "cut"))
+        for timing in ("epoch_seconds", "seconds_per_epoch"):
+            a.pop(timing, None), b.pop(timing, None)
+        assert a == b, name
+    ref, cut = (load_model(str(tmp_path / run / "model.keras")) for run in ("ref", "cut"))
+    for (name, a), (_, b) in zip(ref.state_dict().items(), cut.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name

@@ -163,3 +163,36 @@ def test_unknown_tag_set_is_refused_by_the_parser(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["run", "pos", "--tags", "ner", "--out", str(tmp_path / "x")])
     assert exit_info.value.code == 2 and "invalid choice: 'ner'" in capsys.readouterr().err
+
+
+def test_an_interrupted_run_resumes_bit_identical(tmp_path, monkeypatch):
+    """Ctrl-C in the validation of the second of three epochs, then --resume: the tagger's own loop
+    checkpoints the weights, Adam's state, the batch generator and every global generator."""
+    from lstmkit.errors import RunInterrupted
+
+    args = [*TINY[: TINY.index("--epochs")], "--epochs", "3"]
+    assert main(["run", "pos", *args, "--out", str(tmp_path / "ref")]) == 0
+    real_evaluate, calls = pos.evaluate, []
+
+    def evaluate(*a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_evaluate(*a, **kw)
+
+    monkeypatch.setattr(pos, "evaluate", evaluate)
+    config = pos.Config(limit=24, eval_limit=16, batch_size=8, word_dim=8, char_dim=4, char_hidden=4, hidden=8,
+                        epochs=3, out=str(tmp_path / "cut"))  # the options of `args`
+    with pytest.raises(RunInterrupted, match="keeps 1 finished epoch"):
+        pos.run(config)
+    monkeypatch.setattr(pos, "evaluate", real_evaluate)
+    assert main(["run", "pos", "--resume", str(tmp_path / "cut")]) == 0
+    for name in ("history", "metrics"):
+        a, b = (json.loads((tmp_path / run / f"{name}.json").read_text()) for run in ("ref", "cut"))
+        for timing in ("epoch_seconds", "seconds_per_epoch"):
+            a.pop(timing, None), b.pop(timing, None)
+        assert a == b, name
+    from safetensors.torch import load_file
+
+    ref, cut = (load_file(str(tmp_path / run / "model.safetensors")) for run in ("ref", "cut"))
+    assert ref.keys() == cut.keys() and all(torch.equal(ref[k], cut[k]) for k in ref)

@@ -62,7 +62,42 @@ def test_quick_config_runs_the_reduced_lengths():
     (["--task", "adding", "--lengths", "4"], "--lengths must be >= 6 for the adding task"),
     (["--hidden", "0"], "--hidden must be positive"),
     (["--seeds", "0"], "--seeds must be positive"),
+    (["--limit", "0"], "--limit does not apply to the memory experiment"),
+    (["--epochs", "0"], "--epochs does not apply to the memory experiment"),
 ])
 def test_bad_settings_are_clear_errors(tmp_path, capsys, args, message):
     assert main(["run", "memory", *args, "--out", str(tmp_path / "x")]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_interrupted_run_resumes_with_the_finished_trainings_kept(tmp_path, monkeypatch):
+    """Ctrl-C during the third training: the two finished stay, the rest train on --resume, and the
+    results equal an uninterrupted run's (each training starts from its own seeds)."""
+    from lstmkit.errors import RunInterrupted
+    from lstmkit.insight import tasks
+
+    args = ["--model", "gru", "--lengths", "3", "5", *TINY, "--seeds", "2"]
+    assert main(["run", "memory", *args, "--out", str(tmp_path / "ref")]) == 0
+    expected = json.loads((tmp_path / "ref" / "metrics.json").read_text())
+
+    real_train, calls = tasks.train, []
+
+    def train(*a, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_train(*a, **kw)
+
+    monkeypatch.setattr(tasks, "train", train)
+    with pytest.raises(RunInterrupted, match="keeps 2 finished training"):
+        memory.run(memory.Config(model="gru", lengths=[3, 5], hidden=6, steps=4, batch_size=8, eval_size=40,
+                                 eval_every=2, seeds=2, out=str(tmp_path / "cut")))  # the options of `args`
+    monkeypatch.setattr(tasks, "train", real_train)
+    trained = []
+    monkeypatch.setattr(tasks, "train", lambda *a, **kw: trained.append(1) or real_train(*a, **kw))
+    assert main(["run", "memory", "--resume", str(tmp_path / "cut")]) == 0
+    assert len(trained) == 2  # only the two that had not finished
+    got = json.loads((tmp_path / "cut" / "metrics.json").read_text())
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip(got["results"]) == strip(expected["results"]) and got["summary"] == expected["summary"]
+
