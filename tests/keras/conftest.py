@@ -28,3 +28,15 @@ def to_numpy(t):
     if isinstance(t, torch.Tensor):
         return t.detach().cpu().numpy()
     return np.asarray(t)
+
+
+@pytest.fixture(params=["keras", "lstmkit"])
+def K(request):
+    """Keras 3 itself (torch backend) or lstmkit.keras: a test run on both fails on Keras too when it is wrong."""
+    if request.param == "keras":
+        import keras
+
+        return keras
+    import lstmkit.keras
+
+    return lstmkit.keras

@@ -11,9 +11,11 @@ statistics); `weights`, `get_weights()` and `set_weights()` use Keras' layout an
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import warnings
+import weakref
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +39,7 @@ from lstmkit.keras.keras_tensor import (
     flatten,
     map_structure,
 )
+from lstmkit.keras.variables import Variable
 
 # The `training` flag of the current call, read by layers called with training=None (Keras' rule).
 _TRAINING: ContextVar[bool] = ContextVar("lstmkit_keras_training", default=False)
@@ -128,6 +131,8 @@ class Layer(nn.Module):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         LAYER_CLASSES[cls.__name__] = cls
+        if "build" in cls.__dict__:  # as Keras: a layer built by hand is built (its weights made once)
+            cls.build = _marks_built(cls.__dict__["build"])  # type: ignore[method-assign]
 
     def __init__(
         self,
@@ -153,6 +158,7 @@ class Layer(nn.Module):
         self.supports_masking = False
         self.activity_regularizer = regularizers_mod.get(activity_regularizer)
         self._weight_specs: list[WeightSpec] = []
+        self._variables: dict[int, Variable] = {}  # id(spec) -> its Variable, one for the layer's life
         self._activity_losses: list[torch.Tensor] = []
         self._build_shape: Any = None
         self._output_shape: Any = None  # recorded by models, shown by summary()
@@ -307,9 +313,50 @@ class Layer(nn.Module):
             self.register_parameter(attr, nn.Parameter(value, requires_grad=self._trainable))
         else:
             self.register_buffer(attr, value)
-        self._weight_specs.append(WeightSpec(name, attr, trainable, regularizers_mod.get(regularizer),
-                                             constraints_mod.get(constraint)))
-        return getattr(self, attr)
+        spec = WeightSpec(name, attr, trainable, regularizers_mod.get(regularizer), constraints_mod.get(constraint))
+        self._weight_specs.append(spec)
+        return self._variable(spec)
+
+    # ----- Variables: Keras' handles on the weights ----------------------------------------------
+    def _variable(self, spec: WeightSpec) -> Variable:
+        """The one Variable of `spec` (made on first use)."""
+        v = self._variables.get(id(spec))
+        if v is None:
+            v = self._variables[id(spec)] = Variable(self, spec)
+        return v
+
+    def _variable_value(self, spec: WeightSpec) -> torch.Tensor:
+        """The tensor behind the Variable of `spec`: its parameter or buffer (Keras' layout)."""
+        for other, tensor in self._keras_weights():  # a layer may keep its weights in another layout
+            if other is spec:
+                return tensor
+        raise self._error(f"has no weight {spec.name!r}")
+
+    def _set_variable_trainable(self, spec: WeightSpec, value: bool) -> None:
+        spec.trainable = value
+        if spec.attr in self._parameters:
+            self._parameters[spec.attr].requires_grad_(value and self._trainable)  # type: ignore[union-attr]
+
+    def __getattr__(self, name: str) -> Any:
+        # a weight made by add_weight under this name reads as its Variable, as in Keras (`layer.kernel`)
+        variables = self.__dict__.get("_variables")
+        if variables:
+            for v in variables.values():
+                if v._spec.attr == name:
+                    return v
+        return super().__getattr__(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, Variable) and value._layer is self and value._spec.attr == name:
+            return  # `self.kernel = self.add_weight(name="kernel")`: the weight is already in place
+        super().__setattr__(name, value)
+
+    @property
+    def path(self) -> str:
+        """Where the layer sits: `sequential/dense` inside a model, `dense` alone (Keras' variable paths)."""
+        parent = self.__dict__.get("_path_parent")
+        owner = parent() if parent is not None else None
+        return f"{owner.path}/{self.name}" if owner is not None else self.name
 
     def _sublayers(self) -> list[Layer]:
         """Child layers whose weights follow this layer's own, in Keras' order (wrappers, models)."""
@@ -318,7 +365,15 @@ class Layer(nn.Module):
     def _keras_weights(self) -> list[tuple[WeightSpec, torch.Tensor]]:
         """This layer's own weights in Keras' layout and order, differentiable. Layers that store
         weights in another layout (the recurrent ones) override this and `_assign_keras`."""
-        return [(spec, getattr(self, spec.attr)) for spec in self._weight_specs]
+        return [(spec, self._stored(spec)) for spec in self._weight_specs]
+
+    def _stored(self, spec: WeightSpec) -> torch.Tensor:
+        """The parameter or buffer `add_weight` made for `spec`."""
+        if spec.attr in self._parameters:
+            return self._parameters[spec.attr]  # type: ignore[return-value]
+        if spec.attr in self._buffers:
+            return self._buffers[spec.attr]  # type: ignore[return-value]
+        raise self._error(f"has no weight {spec.name!r}")
 
     def _assign_keras(self, values: list[torch.Tensor]) -> None:
         """Copy values given in Keras' layout into this layer's own weights (no autograd)."""
@@ -328,26 +383,37 @@ class Layer(nn.Module):
 
     def _all_keras_weights(self) -> list[tuple[WeightSpec, torch.Tensor]]:
         out = list(self._keras_weights())
-        for layer in self._sublayers():
+        for layer in self._children():
             out.extend(layer._all_keras_weights())
         return out
 
-    @property
-    def weights(self) -> list[torch.Tensor]:
-        """All weights, Keras' layout and order (own first, then sublayers')."""
-        return [t for _, t in self._all_keras_weights()]
+    def _children(self) -> list[Layer]:
+        """`_sublayers()`, each told that it sits in this layer (for its variables' paths)."""
+        children = self._sublayers()
+        for layer in children:
+            layer.__dict__["_path_parent"] = weakref.ref(self)
+        return children
+
+    def _own_variables(self) -> list[Variable]:
+        return [self._variable(spec) for spec, _ in self._keras_weights()]
 
     @property
-    def trainable_weights(self) -> list[torch.Tensor]:
+    def weights(self) -> list[Variable]:
+        """All weights as Variables, Keras' layout and order (own first, then sublayers'): the same
+        objects on every access."""
+        return self._own_variables() + [v for layer in self._children() for v in layer.weights]
+
+    @property
+    def trainable_weights(self) -> list[Variable]:
         if not self.trainable:
             return []
-        own = [t for s, t in self._keras_weights() if s.trainable]
-        return own + [t for layer in self._sublayers() for t in layer.trainable_weights]
+        own = [v for v in self._own_variables() if v._spec.trainable]
+        return own + [v for layer in self._children() for v in layer.trainable_weights]
 
     @property
-    def non_trainable_weights(self) -> list[torch.Tensor]:
-        trainable = {id(t) for t in self.trainable_weights}
-        return [t for t in self.weights if id(t) not in trainable]
+    def non_trainable_weights(self) -> list[Variable]:
+        trainable = {id(v) for v in self.trainable_weights}
+        return [v for v in self.weights if id(v) not in trainable]
 
     def get_weights(self) -> list[np.ndarray]:
         """NumPy copies of the weights in Keras' layout and order (own first, then sublayers')."""
@@ -382,7 +448,7 @@ class Layer(nn.Module):
         self._assign_keras(values[:n])
         values = values[n:]
         for layer in self._sublayers():
-            k = len(layer.weights)
+            k = len(layer._all_keras_weights())
             layer._set_all_keras(values[:k])
             values = values[k:]
 
@@ -468,6 +534,25 @@ class Layer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"
+
+
+def _marks_built(build: Any) -> Any:
+    """`build` that also records the layer as built with that shape, when called directly (Keras'
+    build wrapper): a later call does not build again, and set_weights works at once."""
+    if getattr(build, "_marks_built", False):
+        return build
+
+    @functools.wraps(build)
+    def wrapper(self: Layer, *args: Any, **kwargs: Any) -> Any:
+        out = build(self, *args, **kwargs)
+        if not self.built:
+            self.built = True
+            if self._build_shape is None:
+                self._build_shape = args[0] if args else kwargs.get("input_shape")
+        return out
+
+    wrapper._marks_built = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 _CALL_ARGS: dict[type, frozenset[str]] = {}
