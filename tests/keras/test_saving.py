@@ -1,6 +1,7 @@
 """save / load_model / save_weights / load_weights round trips (safetensors + JSON, no pickle), plot_history."""
 
 import json
+import re
 import zipfile
 
 import numpy as np
@@ -113,3 +114,116 @@ def test_plot_history_writes_a_png(tmp_path):
     history = sequential().fit(x, y, epochs=2, validation_split=0.25, verbose=0)
     path = lk.utils.plot_history(history, tmp_path / "curves.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+
+# ----- damaged files: every error names the file and the fault --------------------------------------------------
+def _small(folder):
+    """A compiled model saved as folder/m.keras and folder/m.weights.safetensors."""
+    folder.mkdir(exist_ok=True)
+    model = lk.Sequential([lk.Input((6,), dtype="int32"), L.Embedding(30, 4), L.LSTM(3), L.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    model.save(folder / "m.keras")
+    model.save_weights(folder / "m.weights.safetensors")
+    return model
+
+
+def _rezip(src, dst, name, data):
+    """A copy of the .keras zip `src` with the member `name` holding `data`."""
+    with zipfile.ZipFile(src) as z, zipfile.ZipFile(dst, "w") as out:
+        for member in z.namelist():
+            out.writestr(member, data if member == name else z.read(member))
+    return dst
+
+
+GARBAGE = b"\x10" + b"\0" * 7 + b"{not json}......"  # a safetensors header length, then no JSON header
+
+
+def test_damaged_keras_files_are_named_with_their_fault(tmp_path):
+    from lstmkit.errors import FileFormatError
+
+    model = _small(tmp_path)
+    raw = bytearray((tmp_path / "m.keras").read_bytes())
+    with zipfile.ZipFile(tmp_path / "m.keras") as z:
+        info = z.getinfo("model.weights.safetensors")
+    raw[info.header_offset + 30 + len(info.filename) + 200] ^= 0xFF  # a byte inside the stored member: a bad CRC
+    crc = tmp_path / "crc.keras"
+    crc.write_bytes(bytes(raw))
+    broken_json = _rezip(tmp_path / "m.keras", tmp_path / "json.keras", "config.json", b"{broken")
+    garbage = _rezip(tmp_path / "m.keras", tmp_path / "garbage.keras", "model.weights.safetensors", GARBAGE)
+    for path, fault in [(crc, r": a damaged zip archive \(Bad CRC-32 for file 'model\.weights\.safetensors'\)"),
+                        (broken_json, ": its config.json is not valid JSON"),
+                        (garbage, r" \(model\.weights\.safetensors\): not a readable safetensors file")]:
+        with pytest.raises(FileFormatError, match=f"^{re.escape(str(path))}{fault}"):
+            lk.models.load_model(path)
+        with pytest.raises(FileFormatError, match=f"^{re.escape(str(path))}{fault}"):
+            model.load_weights(path)
+    with pytest.raises(FileNotFoundError, match=f"no model file at {re.escape(str(tmp_path / 'nope.keras'))}"):
+        lk.models.load_model(tmp_path / "nope.keras")
+    with pytest.raises(FileNotFoundError, match=r"nope\.weights\.safetensors"):
+        model.load_weights(tmp_path / "nope.weights.safetensors")
+
+
+def test_garbage_weights_file_is_named(tmp_path):
+    from lstmkit.errors import FileFormatError
+
+    model = _small(tmp_path)
+    path = tmp_path / "garbage.weights.safetensors"
+    path.write_bytes(GARBAGE)
+    with pytest.raises(FileFormatError, match=f"^{re.escape(str(path))}: not a readable safetensors file"):
+        model.load_weights(path)
+
+
+def _edited_weights(folder, name, drop=(), add=()):
+    """folder/m.weights.safetensors with keys dropped and added, its metadata (the count) kept."""
+    from safetensors.numpy import load, save
+
+    blob = (folder / "m.weights.safetensors").read_bytes()
+    arrays = load(blob)
+    count = str(len(arrays))
+    for key in drop:
+        del arrays[key]
+    for key in add:
+        arrays[key] = np.zeros(1, np.float32)
+    path = folder / name
+    path.write_bytes(save(arrays, metadata={"format": "lstmkit.keras", "count": count}))
+    return path
+
+
+def test_weights_missing_from_the_file_are_listed(tmp_path):
+    from lstmkit.errors import FileFormatError
+
+    model = _small(tmp_path)
+    saved = model.get_weights()
+    missing = _edited_weights(tmp_path, "missing.weights.safetensors", drop=["weights/0002"])
+    with pytest.raises(FileFormatError, match=rf"^{re.escape(str(missing))}: lacks 1 of the 6 weights its metadata lists: "
+                                              r"\[weights/0002\]$"):
+        model.load_weights(missing)
+    # one missing and one extra: the count is right, and sorted position put weights/0009 at index 5
+    swapped = _edited_weights(tmp_path, "swapped.weights.safetensors", drop=["weights/0002"], add=["weights/0009"])
+    other = _small(tmp_path / "other")
+    own = other.get_weights()
+    with pytest.raises(FileFormatError, match=r"lacks 1 of the 6 .*\[weights/0002\]; and holds keys that are not "
+                                              r"among the 6 weights its metadata lists: \[weights/0009\]"):
+        other.load_weights(swapped)
+    for a, b in zip(other.get_weights(), own):  # nothing was loaded
+        np.testing.assert_array_equal(a, b)
+    with pytest.warns(UserWarning, match=r"weights/0002.*skip_mismatch"):
+        other.load_weights(swapped, skip_mismatch=True)  # as Keras: what does not fit keeps its value
+    for i, a in enumerate(other.get_weights()):
+        np.testing.assert_array_equal(a, own[i] if i == 2 else saved[i])
+    with pytest.raises(FileFormatError, match="lacks 1 of the 6 weights"):
+        lk.models.load_model(_rezip(tmp_path / "m.keras", tmp_path / "missing.keras", "model.weights.safetensors",
+                                    missing.read_bytes()))
+
+
+def test_a_weights_file_of_another_kind_is_refused(tmp_path):
+    from safetensors.numpy import save
+
+    from lstmkit.errors import FileFormatError
+
+    model = _small(tmp_path)
+    path = tmp_path / "state.safetensors"
+    path.write_bytes(save({"rnn.weight_ih_l0": np.zeros((12, 4), np.float32)}))
+    with pytest.raises(FileFormatError, match=rf"^{re.escape(str(path))}: holds no lstmkit.keras weights: its keys are "
+                                              r"\[rnn\.weight_ih_l0\]"):
+        model.load_weights(path)

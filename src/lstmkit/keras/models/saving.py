@@ -7,6 +7,8 @@
                               optimizer's slots as "optimizer/{param}/{slot}" with its step count in the metadata.
 Loading rebuilds layers only from lstmkit.keras's own classes by name, so a file cannot run code.
 `save_weights` writes the weights alone, as one safetensors file. Every file is written whole or not at all.
+Reading one that is damaged (a bad zip, JSON or safetensors; weights missing from their numbering) raises
+`lstmkit.errors.FileFormatError` naming the file and the fault.
 """
 
 from __future__ import annotations
@@ -15,16 +17,20 @@ import io
 import json
 import os
 import time
+import warnings
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from lstmkit import __version__
+from lstmkit.errors import FileFormatError
 from lstmkit.io import atomic_write_bytes
 from lstmkit.keras.layers.layer import Layer, fmt_shape
 from lstmkit.keras.layers.wrappers import layer_from_config
@@ -86,26 +92,68 @@ def save_model(model: Any, filepath: str | os.PathLike, overwrite: bool = True, 
 
 
 def _read_zip(path: Path) -> tuple[dict, bytes]:
+    if not path.exists():
+        raise FileNotFoundError(f"no model file at {path}")
     if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path} is not a .keras file written by lstmkit (not a zip archive)")
-    with zipfile.ZipFile(path) as z:
-        names = set(z.namelist())
-        if CONFIG not in names or WEIGHTS not in names:
-            raise ValueError(f"{path} lacks {CONFIG} or {WEIGHTS}: not a .keras file written by lstmkit "
-                             "(files from Keras itself hold HDF5 weights, which lstmkit does not read)")
-        return json.loads(z.read(CONFIG)), z.read(WEIGHTS)
+        raise FileFormatError(path, "not a .keras file written by lstmkit (not a zip archive)")
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            if CONFIG not in names or WEIGHTS not in names:
+                raise FileFormatError(path, f"lacks {CONFIG} or {WEIGHTS}: not a .keras file written by lstmkit "
+                                            "(files from Keras itself hold HDF5 weights, which lstmkit does not read)")
+            raw_config, blob = z.read(CONFIG), z.read(WEIGHTS)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as e:  # a bad CRC, a cut or garbled member
+        raise FileFormatError(path, f"a damaged zip archive ({e})") from None
+    try:
+        config = json.loads(raw_config)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise FileFormatError(path, f"its {CONFIG} is not valid JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise FileFormatError(path, f"its {CONFIG} holds a JSON {type(config).__name__}, not a model config")
+    return config, blob
 
 
-def _weight_list(blob: bytes) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
-    arrays = st_load(blob)
-    weights = [arrays[k] for k in sorted(k for k in arrays if k.startswith("weights/"))]
+def _read_safetensors(blob: bytes, where: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The arrays and the metadata of a safetensors blob; `where` names it in errors."""
+    try:
+        arrays = st_load(blob)
+    except SafetensorError as e:
+        raise FileFormatError(where, f"not a readable safetensors file ({e})") from None
+    n = int.from_bytes(blob[:8], "little")  # safetensors: an 8-byte header length, then the JSON header
+    return arrays, json.loads(blob[8:8 + n]).get("__metadata__") or {}
+
+
+def _listed(keys: list[str], most: int = 8) -> str:
+    shown = ", ".join(keys[:most])
+    return f"[{shown}, ... ({len(keys)} in all)]" if len(keys) > most else f"[{shown}]"
+
+
+def _weight_list(arrays: dict[str, np.ndarray], metadata: dict[str, str], where: str,
+                 skip_mismatch: bool = False) -> tuple[list[np.ndarray | None], dict[str, np.ndarray]]:
+    """The weights "weights/0000", ... in order, checked against the count the file records; a weight
+    that is missing is an error (None in the list with `skip_mismatch`), and so is any key that is neither
+    a listed weight nor optimizer state (ignored with `skip_mismatch`)."""
+    count = metadata.get("count", "")
+    indices = [k for k in arrays if k.startswith("weights/")]
+    if not count.isdigit() and not indices:
+        raise FileFormatError(where, f"holds no lstmkit.keras weights: its keys are {_listed(sorted(arrays))}")
+    n = int(count) if count.isdigit() else len(indices)
+    expected = [f"weights/{i:04d}" for i in range(n)]
+    missing = [k for k in expected if k not in arrays]
+    unexpected = sorted(set(arrays) - set(expected) - {k for k in arrays if k.startswith("optimizer/")})
+    if missing or unexpected:
+        faults = [f"lacks {len(missing)} of the {n} weights its metadata lists: {_listed(missing)}"] if missing else []
+        faults += [f"holds keys that are not among the {n} weights its metadata lists: {_listed(unexpected)}"
+                   ] if unexpected else []
+        what = "; and ".join(faults)
+        if not skip_mismatch:
+            raise FileFormatError(where, what)
+        warnings.warn(f"{where}: {what}; with skip_mismatch the missing weights keep their values and the "
+                      "unexpected keys are ignored", stacklevel=3)
+    weights = [arrays.get(k) for k in expected]
     optimizer = {k.removeprefix("optimizer/"): v for k, v in arrays.items() if k.startswith("optimizer/")}
     return weights, optimizer
-
-
-def _metadata(blob: bytes) -> dict[str, str]:
-    n = int.from_bytes(blob[:8], "little")
-    return json.loads(blob[8:8 + n]).get("__metadata__", {})
 
 
 def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None, compile: bool = True,
@@ -115,11 +163,19 @@ def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None, 
 
     path = Path(filepath)
     config, blob = _read_zip(path)
-    model = model_from_config(config, custom_objects)
-    weights, opt_state = _weight_list(blob)
+    arrays, metadata = _read_safetensors(blob, f"{path} ({WEIGHTS})")
+    weights, opt_state = _weight_list(arrays, metadata, f"{path} ({WEIGHTS})")
+    try:
+        model = model_from_config(config, custom_objects)
+    except (ValueError, KeyError, TypeError) as e:
+        raise FileFormatError(path, f"its {CONFIG} does not describe an lstmkit.keras model "
+                                    f"({type(e).__name__}: {e})") from e
     if not model.built:
-        raise ValueError(f"{path}: the saved model has no input shape, so its weights cannot be placed")
-    model.set_weights(weights)
+        raise FileFormatError(path, "the saved model has no input shape, so its weights cannot be placed")
+    try:
+        model.set_weights(weights)
+    except ValueError as e:
+        raise FileFormatError(path, f"its weights do not fit the model its {CONFIG} describes ({e})") from e
     compile_config = config.get("compile_config")
     if compile and compile_config:
         metrics = [m if isinstance(m, str) else get_metric(m) for m in compile_config.get("metrics", [])]
@@ -130,8 +186,12 @@ def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None, 
         if opt_state:
             params = [p for p in model.parameters() if p.requires_grad]
             model.optimizer.build(params)
-            model.optimizer.load_state_tensors({k: torch.from_numpy(v.copy()) for k, v in opt_state.items()},
-                                               int(_metadata(blob).get("optimizer_iterations", 0)))
+            try:
+                model.optimizer.load_state_tensors({k: torch.from_numpy(v.copy()) for k, v in opt_state.items()},
+                                                   int(metadata.get("optimizer_iterations", 0)))
+            except (ValueError, KeyError, IndexError) as e:
+                raise FileFormatError(path, f"its optimizer state does not fit the model ({type(e).__name__}: "
+                                            f"{e})") from e
     return model
 
 
@@ -147,27 +207,35 @@ def save_weights(model: Any, filepath: str | os.PathLike, overwrite: bool = True
 
 
 def load_weights(model: Any, filepath: str | os.PathLike, skip_mismatch: bool = False) -> None:
+    """Weights saved by `save_weights` or `save` into a built model of the same architecture. With
+    `skip_mismatch` (as Keras) a weight whose shape differs, or that the file lacks, keeps its value."""
     path = Path(filepath)
     if zipfile.is_zipfile(path):
         _, blob = _read_zip(path)
+        where = f"{path} ({WEIGHTS})"
     else:
-        blob = path.read_bytes()
-    weights, _ = _weight_list(blob)
+        blob = path.read_bytes()  # a missing file: FileNotFoundError with the path
+        where = str(path)
+    weights, _ = _weight_list(*_read_safetensors(blob, where), where, skip_mismatch=skip_mismatch)
     if not model.built:
         raise ValueError(f"Model '{model.name}' is not built yet: build it (call it on data or give an input shape) "
                          "before load_weights()")
     current = model.get_weights()
     if len(weights) != len(current):
         raise ValueError(f"{path} holds {len(weights)} weights but model '{model.name}' has {len(current)}")
+    loaded = []
     for i, (w, c) in enumerate(zip(weights, current)):
-        if w.shape != c.shape:
-            if skip_mismatch:
-                weights[i] = c
-                continue
-            owner = _owner_of(model, i)
-            raise ValueError(f"weight {i} ({owner}) has shape {fmt_shape(tuple(w.shape))} in {path} but "
-                             f"{fmt_shape(tuple(c.shape))} in the model")
-    model.set_weights(weights)
+        if w is None:  # missing from the file, allowed by skip_mismatch
+            loaded.append(c)
+        elif w.shape != c.shape:
+            if not skip_mismatch:
+                owner = _owner_of(model, i)
+                raise ValueError(f"weight {i} ({owner}) has shape {fmt_shape(tuple(w.shape))} in {path} but "
+                                 f"{fmt_shape(tuple(c.shape))} in the model")
+            loaded.append(c)
+        else:
+            loaded.append(w)
+    model.set_weights(loaded)
 
 
 def _owner_of(model: Any, index: int) -> str:
