@@ -75,7 +75,7 @@ def _split(tree: Any, tensors: dict[str, torch.Tensor], path: str) -> Any:
     if isinstance(tree, (torch.Tensor, np.ndarray)):
         key = f"{len(tensors)}:{path}"
         if isinstance(tree, torch.Tensor):
-            tensors[key] = tree.detach().cpu().clone()  # a copy: safetensors refuses tensors sharing storage
+            tensors[key] = tree.detach().cpu().clone(memory_format=torch.contiguous_format)  # a packed copy
             return {_TENSOR: key}
         tensors[key] = torch.from_numpy(np.ascontiguousarray(tree))
         return {_NDARRAY: key}

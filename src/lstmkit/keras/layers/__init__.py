@@ -25,6 +25,7 @@ from lstmkit.keras.layers.layer import Layer
 from lstmkit.keras.layers.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from lstmkit.keras.layers.normalization import BatchNormalization, LayerNormalization
 from lstmkit.keras.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
+from lstmkit.keras.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from lstmkit.keras.layers.wrappers import Bidirectional, TimeDistributed
 
 Convolution1D = Conv1D
@@ -34,9 +35,46 @@ GlobalMaxPool1D = GlobalMaxPooling1D
 GlobalAvgPool1D = GlobalAveragePooling1D
 
 __all__ = [
-    "GRU", "LSTM", "RNN", "Activation", "Add", "Average", "AveragePooling1D", "AvgPool1D", "BatchNormalization",
-    "Bidirectional", "Concatenate", "Conv1D", "Convolution1D", "Dense", "Dropout", "Embedding", "Flatten",
-    "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPool1D", "GlobalMaxPooling1D", "Input", "InputLayer",
-    "Lambda", "Layer", "LayerNormalization", "Masking", "MaxPool1D", "MaxPooling1D", "Maximum", "Minimum", "Multiply",
-    "RepeatVector", "Reshape", "SimpleRNN", "SpatialDropout1D", "Subtract", "TimeDistributed",
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Activation",
+    "Add",
+    "Average",
+    "AveragePooling1D",
+    "AvgPool1D",
+    "BatchNormalization",
+    "Bidirectional",
+    "Concatenate",
+    "Conv1D",
+    "Convolution1D",
+    "Dense",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "GRUCell",
+    "GlobalAveragePooling1D",
+    "GlobalAvgPool1D",
+    "GlobalMaxPool1D",
+    "GlobalMaxPooling1D",
+    "Input",
+    "InputLayer",
+    "LSTMCell",
+    "Lambda",
+    "Layer",
+    "LayerNormalization",
+    "Masking",
+    "MaxPool1D",
+    "MaxPooling1D",
+    "Maximum",
+    "Minimum",
+    "Multiply",
+    "RepeatVector",
+    "Reshape",
+    "SimpleRNN",
+    "SimpleRNNCell",
+    "SpatialDropout1D",
+    "StackedRNNCells",
+    "Subtract",
+    "TimeDistributed",
 ]

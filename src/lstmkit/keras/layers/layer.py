@@ -308,7 +308,7 @@ class Layer(nn.Module):
         attr = name
         while attr in self._parameters or attr in self._buffers or attr in self.__dict__:
             attr += "_"
-        value = initializers_mod.get(initializer)(shape)
+        value = initializers_mod.get(initializer)(shape).contiguous()  # (orthogonal draws a transpose)
         if trainable:
             self.register_parameter(attr, nn.Parameter(value, requires_grad=self._trainable))
         else:
