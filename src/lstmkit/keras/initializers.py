@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 
 
@@ -45,6 +46,10 @@ class Initializer:
     def get_config(self) -> dict[str, Any]:
         return {"seed": self.seed} if self.seed is not None else {}
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Initializer:
+        return cls(**config)
+
 
 class Zeros(Initializer):
     def __call__(self, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -57,15 +62,32 @@ class Ones(Initializer):
 
 
 class Constant(Initializer):
-    def __init__(self, value: float = 0.0) -> None:
+    """A number, or an array (e.g. pretrained embeddings: `Embedding(..., embeddings_initializer=
+    Constant(matrix))`), broadcast to the shape asked for; an array that cannot be is an error."""
+
+    def __init__(self, value: Any = 0.0) -> None:
         super().__init__()
-        self.value = float(value)
+        if isinstance(value, dict) and value.get("class_name") == "__numpy__":  # Keras' config of an array
+            value = np.asarray(value["config"]["value"], dtype=value["config"].get("dtype", "float32"))
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().numpy()
+        self.value = float(value) if np.ndim(value) == 0 else np.asarray(value)
 
     def __call__(self, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        return torch.full(shape, self.value, dtype=dtype)
+        if isinstance(self.value, float):
+            return torch.full(shape, self.value, dtype=dtype)
+        value = torch.as_tensor(self.value, dtype=dtype)
+        try:
+            return value.expand(shape).clone()
+        except RuntimeError:
+            raise ValueError(f"Constant: the value of shape {tuple(value.shape)} cannot fill a weight of shape "
+                             f"{tuple(shape)}") from None
 
     def get_config(self) -> dict[str, Any]:
-        return {"value": self.value}
+        if isinstance(self.value, float):
+            return {"value": self.value}
+        return {"value": {"class_name": "__numpy__", "config": {"value": self.value.tolist(),
+                                                                "dtype": str(self.value.dtype)}}}
 
 
 class RandomUniform(Initializer):

@@ -183,7 +183,14 @@ class TimeDistributed(Layer):
     def call(self, inputs: torch.Tensor, mask: Any = None, training: bool = False) -> torch.Tensor:
         B, T = inputs.shape[:2]
         flat = inputs.reshape(B * T, *inputs.shape[2:])  # (B*T, ...)
-        y, _ = self.layer._call_internal(flat, training=training)
+        inner_mask = None
+        if mask is not None:
+            mask = torch.as_tensor(mask, device=inputs.device)
+            if tuple(mask.shape[:2]) != (B, T):
+                raise self._error(f"should be passed a mask of shape ({B}, {T}, ...) (batch, time), got "
+                                  f"{fmt_shape(tuple(mask.shape))}")
+            inner_mask = mask.reshape(B * T, *mask.shape[2:]) if mask.dim() > 2 else None  # a per-step mask
+        y, _ = self.layer._call_internal(flat, mask=inner_mask, training=training)
         return y.reshape(B, T, *y.shape[1:])
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
