@@ -15,6 +15,7 @@ from lstmkit.keras import (
     optimizers,
     preprocessing,
     regularizers,
+    saving,
     utils,
 )
 from lstmkit.keras.layers import Input, Layer
@@ -22,5 +23,6 @@ from lstmkit.keras.models import Model, Sequential, load_model
 
 __all__ = [
     "Input", "Layer", "Model", "Sequential", "activations", "callbacks", "constraints", "datasets", "initializers",
-    "layers", "load_model", "losses", "metrics", "models", "optimizers", "preprocessing", "regularizers", "utils",
+    "layers", "load_model", "losses", "metrics", "models", "optimizers", "preprocessing", "regularizers", "saving",
+    "utils",
 ]

@@ -44,6 +44,7 @@ from lstmkit.keras.layers.rnn_cells import (
     state_sizes,
     step,
 )
+from lstmkit.keras.registry import to_config
 
 _FUSED = (SimpleRNNCell, LSTMCell, GRUCell)  # exactly these classes: a subclass may change the step
 
@@ -264,8 +265,7 @@ class RNN(Layer):
                 "zero_output_for_mask": self.zero_output_for_mask, "backend": self.backend}
 
     def get_config(self) -> dict[str, Any]:
-        cell = {"class_name": type(self.cell).__name__, "config": self.cell.get_config()}
-        return {**super().get_config(), **self._rnn_config(), "cell": cell}
+        return {**super().get_config(), **self._rnn_config(), "cell": to_config(self.cell)}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> RNN:

@@ -25,6 +25,7 @@ from lstmkit.keras import initializers as initializers_mod
 from lstmkit.keras import regularizers as regularizers_mod
 from lstmkit.keras.keras_tensor import Shape
 from lstmkit.keras.layers.layer import LAYER_CLASSES, Layer
+from lstmkit.keras.registry import resolve, to_config
 from lstmkit.nn.convert import reorder_gru_gates
 from lstmkit.ops.activations import ACTIVATIONS as OPS_ACTIVATIONS
 
@@ -378,7 +379,7 @@ class StackedRNNCells(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(),
-                "cells": [{"class_name": type(c).__name__, "config": c.get_config()} for c in self.cells]}
+                "cells": [to_config(c) for c in self.cells]}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> StackedRNNCells:
@@ -388,11 +389,7 @@ class StackedRNNCells(Layer):
 
 
 def cell_from_config(spec: dict[str, Any]) -> Any:
-    cls = LAYER_CLASSES.get(spec.get("class_name", ""))
-    if cls is None:
-        raise ValueError(f"unknown cell class {spec.get('class_name')!r}: not an lstmkit.keras layer; import the "
-                         "module that defines it before loading")
-    return cls.from_config(dict(spec["config"]))
+    return resolve(spec, LAYER_CLASSES, "cell").from_config(dict(spec["config"]))
 
 
 def step(cell: Any, x: torch.Tensor, states: list[torch.Tensor], training: bool

@@ -9,21 +9,20 @@ import torch
 from lstmkit.keras.keras_tensor import Shape
 from lstmkit.keras.layers.layer import LAYER_CLASSES, Layer, fmt_shape
 from lstmkit.keras.layers.recurrent import RNN
+from lstmkit.keras.registry import resolve, to_config
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
 def layer_from_config(spec: dict[str, Any]) -> Layer:
-    """A layer from {"class_name", "config"}; only lstmkit.keras layer classes (no code is loaded)."""
-    cls = LAYER_CLASSES.get(spec.get("class_name", ""))
-    if cls is None:
-        raise ValueError(f"unknown layer class {spec.get('class_name')!r}: not an lstmkit.keras layer; "
-                         "import the module that defines it before loading")
+    """A layer from {"class_name", "config"}: a custom object or registered class of that name, else an
+    lstmkit.keras layer class (`lstmkit.keras.registry`; no code is loaded)."""
+    cls = resolve(spec, LAYER_CLASSES)
     return cls.from_config(dict(spec["config"]))
 
 
 def layer_to_config(layer: Layer) -> dict[str, Any]:
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    return to_config(layer)
 
 
 class Bidirectional(Layer):
