@@ -1,10 +1,16 @@
 """The `lstmkit` command: version, help, and clear errors for bad commands."""
 
+import signal
 import subprocess
 import sys
 
+import pytest
+
 import lstmkit
+import lstmkit.cli as cli
 from lstmkit.cli import main
+from lstmkit.data.errors import DataError
+from lstmkit.errors import FileFormatError, LstmkitError, RunInterrupted
 
 
 def test_version(capsys):
@@ -57,3 +63,46 @@ def test_run_without_an_experiment(capsys):
     assert "experiments: imdb, memory, pos, temperature" in capsys.readouterr().out
     assert main(["run"]) == 2  # forgot the experiment: a usage error on stderr
     assert "usage: lstmkit run EXPERIMENT" in capsys.readouterr().err
+
+
+def _failing(monkeypatch, error):
+    """Make `lstmkit bench` raise `error` (a command that fails in a known way, without running anything)."""
+
+    def bench(argv):
+        raise error
+
+    monkeypatch.setitem(cli.COMMANDS, "bench", bench)
+
+
+def test_lstmkit_errors_are_one_line_and_status_2(monkeypatch, capsys):
+    for error, line in [(FileFormatError("/runs/a/model.keras", "a damaged zip archive (Bad CRC-32)"),
+                         "lstmkit: error: /runs/a/model.keras: a damaged zip archive (Bad CRC-32)"),
+                        (LstmkitError("something named\n  over two lines"),
+                         "lstmkit: error: something named over two lines"),
+                        (DataError("Could not download x.csv"), "lstmkit: error: Could not download x.csv"),
+                        (FileNotFoundError("no model file at /runs/b/model.keras"),
+                         "lstmkit: error: no model file at /runs/b/model.keras")]:
+        _failing(monkeypatch, error)
+        assert main(["bench"]) == 2
+        captured = capsys.readouterr()
+        assert captured.err.splitlines() == [line] and captured.out == ""
+        for argv in (["--debug", "bench"], ["bench", "--debug"]):  # --debug: the traceback, before or after
+            with pytest.raises(type(error)):
+                main(argv)
+
+
+def test_interrupts_are_one_line_with_the_signal_status(monkeypatch, capsys):
+    _failing(monkeypatch, RunInterrupted(signal.SIGTERM, "interrupted by SIGTERM; out keeps 1 finished epoch(s)"))
+    assert main(["bench"]) == 143
+    assert capsys.readouterr().err.splitlines() == ["lstmkit: interrupted by SIGTERM; out keeps 1 finished epoch(s)"]
+    _failing(monkeypatch, KeyboardInterrupt())
+    assert main(["bench"]) == 130
+    assert capsys.readouterr().err.splitlines() == ["lstmkit: interrupted"]
+    with pytest.raises(KeyboardInterrupt):
+        main(["--debug", "bench"])
+
+
+def test_other_exceptions_still_show_their_traceback(monkeypatch):
+    _failing(monkeypatch, RuntimeError("a bug"))
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["bench"])

@@ -7,6 +7,10 @@
     lstmkit inspect gradients --out FILE.png
     lstmkit bench [--kinds lstm,gru,simple_rnn] [--shapes B,T,I,H;...] [--dtype D] [--device D] [--backend B]
     lstmkit --version
+
+An error in what was asked (bad options, a missing or damaged file) prints one line on stderr and exits
+with status 2; `--debug` (before or after the command) shows the traceback instead. A run stopped by
+Ctrl-C or SIGTERM exits with 130 or 143 after saying how to resume it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lstmkit import __version__
+from lstmkit.errors import LstmkitError, RunInterrupted
 from lstmkit.experiments import EXPERIMENTS, experiment_config, experiment_doc, get_experiment
 
 
@@ -113,8 +118,20 @@ def _bench(argv: Sequence[str]) -> int:
 COMMANDS = {"run": _run, "data": _data, "inspect": _inspect, "bench": _bench}
 
 
+def _one_line(e: BaseException) -> str:
+    """The message of `e` on one line: its lines joined (a traceback-free report is one line)."""
+    return " ".join(line.strip() for line in str(e).splitlines() if line.strip()) or type(e).__name__
+
+
+def _take_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """`argv` without the `--debug` flags given before any `--`, and whether there was one."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    kept = [a for a in argv[:end] if a != "--debug"] + argv[end:]
+    return kept, len(kept) != len(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv, debug = _take_debug(list(sys.argv[1:] if argv is None else argv))
     if argv in (["--version"], ["-V"]):
         print(f"lstmkit {__version__}")
         return 0
@@ -123,16 +140,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     try:
         return COMMANDS[argv[0]](argv[1:])
-    except (ValueError, OSError) as e:  # bad input or a missing file: one clear paragraph, no traceback
-        print(f"lstmkit: error: {e}", file=sys.stderr)
+    except RunInterrupted as e:  # its message says what was kept and how to resume
+        if debug:
+            raise
+        print(f"lstmkit: {_one_line(e)}", file=sys.stderr)
+        return e.exit_status
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("lstmkit: interrupted", file=sys.stderr)
+        return 130  # as a shell reports a process SIGINT ended
+    except (LstmkitError, ValueError, OSError) as e:  # bad input, a missing or damaged file: one line
+        if debug:
+            raise
+        print(f"lstmkit: error: {_one_line(e)}", file=sys.stderr)
         return 2
-    except Exception as e:
-        from lstmkit.data.errors import DataError
-
-        if isinstance(e, DataError):  # lstmkit.data's error: its message is the whole story
-            print(f"lstmkit: {e}", file=sys.stderr)
-            return 2
-        raise
 
 
 if __name__ == "__main__":
