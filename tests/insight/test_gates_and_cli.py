@@ -5,6 +5,7 @@ import csv
 import gzip
 import json
 import os
+import re
 from pathlib import Path
 
 import matplotlib
@@ -201,3 +202,45 @@ def test_inspect_gradients_command_writes_the_png_and_numbers(tmp_path, capsys):
             assert len(flow["dh"]) == len(flow["dx"]) == 5 and min(flow["dh"]) > 0
     assert main(["inspect", "gradients", "--out", str(out), "--length", "0"]) == 2
     assert "--length must be >= 1" in capsys.readouterr().err
+
+
+def _saved_run(folder):
+    """A run folder with a tiny lstmkit.keras model saved the way `lstmkit run imdb` saves it."""
+    layers, models = keras_facade()
+    model = models.Sequential([layers.Input(shape=(12,), dtype="int32"), layers.Embedding(12, 4), layers.LSTM(5),
+                               layers.Dense(1, activation="sigmoid")])
+    folder.mkdir(parents=True)
+    model.save(str(folder / "model.keras"))
+    (folder / "encoding.json").write_text(json.dumps({"source": "text", "maxlen": 12,
+                                                      "vocabulary": ["", "[UNK]", "good", "bad"]}))
+    return folder
+
+
+def _damage_weights_crc(path):
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("model.weights.safetensors")
+    raw = bytearray(path.read_bytes())
+    raw[info.header_offset + 30 + len(info.filename) + 100] ^= 0xFF  # inside the stored member: its CRC fails
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("damage, names, fault", [
+    (lambda run: _damage_weights_crc(run / "model.keras"), "model.keras", "a damaged zip archive (Bad CRC-32"),
+    (lambda run: (run / "model.keras").write_bytes(b"PK\x03\x04 cut short"), "model.keras", "not a zip archive"),
+    (lambda run: (run / "encoding.json").write_text('{"source": "text", '), "encoding.json", "not valid JSON"),
+    (lambda run: (run / "encoding.json").write_text('{"source": "text", "maxlen": "long", "vocabulary": ["a"]}'),
+     "encoding.json", "not a text encoding lstmkit can use"),
+], ids=["bad-crc", "not-a-zip", "broken-json", "bad-maxlen"])
+def test_inspect_gates_on_a_damaged_run_is_one_line_naming_the_file(tmp_path, capsys, damage, names, fault):
+    run = _saved_run(tmp_path / "run")
+    damage(run)
+    args = ["inspect", "gates", "--run", str(run), "--text", "good bad", "--out", str(tmp_path / "g.png")]
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert len(captured.err.splitlines()) == 1 and "Traceback" not in captured.err
+    assert captured.err.startswith(f"lstmkit: error: {run / names}") and fault in captured.err
+    assert not (tmp_path / "g.png").exists()
+    with pytest.raises(ValueError, match="^" + re.escape(f"{run / names}")):  # --debug: the error itself
+        main(["--debug", *args])

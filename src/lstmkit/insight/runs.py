@@ -11,6 +11,7 @@ What the folder is expected to hold (the interface with `lstmkit.experiments.imd
                           for unknown words, like Keras' TextVectorization) or a {word: id} dict
   config.json             {"config": {...}}: num_words and maxlen are read from it when encoding.json
                           is absent (defaults 10000 and 500)
+A file that cannot be read as described raises `lstmkit.errors.FileFormatError` naming it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lstmkit.data.imdb import make_encoder
+from lstmkit.errors import FileFormatError, LstmkitError
 
 MODEL_FILES = ("model.keras", "model.safetensors")
 
@@ -69,8 +71,7 @@ def _vocabulary_encoder(vocab: Any) -> Callable[[str], tuple[list[int], list[str
     if isinstance(vocab, list):
         vocab = {str(w): i for i, w in enumerate(vocab)}
     if not isinstance(vocab, dict) or not vocab:
-        raise ValueError(f"encoding.json: 'vocabulary' must be a saved Vocabulary, a list or a dict, "
-                         f"got {type(vocab).__name__}")
+        raise ValueError(f"'vocabulary' must be a saved Vocabulary, a list or a dict, got {type(vocab).__name__}")
     oov = next((vocab[k] for k in ("[UNK]", "<unk>", "<oov>") if k in vocab), 1)
     return make_encoder(vocab, num_words=None, start_char=None, oov_char=oov, index_from=0)
 
@@ -87,10 +88,27 @@ def load_imdb_run(run_dir: str | os.PathLike, model_loader: Callable[[Path], Any
         have = sorted(p.name for p in run.iterdir())
         raise ValueError(f"{run} holds no saved model: expected one of {', '.join(MODEL_FILES)} written by "
                          f"`lstmkit run imdb`; the folder has {have or 'nothing'}")
-    enc = _read_json(run / "encoding.json")
+    source = run / "encoding.json"
+    enc = _read_json(source)
     if not enc:
-        raw = _read_json(run / "config.json")
-        enc = {"source": "indices", **raw.get("config", raw)}
+        source = run / "config.json"
+        config = _read_json(source)
+        config = config.get("config", config)
+        if not isinstance(config, dict):
+            raise FileFormatError(source, f"its 'config' must be a JSON object, got {type(config).__name__}")
+        enc = {"source": "indices", **config}
+    try:
+        encode, maxlen = _encoder(enc)
+    except LstmkitError:
+        raise
+    except (ValueError, KeyError, TypeError) as e:  # the file's values, not its JSON, are wrong
+        raise FileFormatError(source, f"not a text encoding lstmkit can use ({type(e).__name__}: {e})") from None
+    model = (model_loader or _load_model)(found[0])
+    return TextModel(model, encode, maxlen)
+
+
+def _encoder(enc: dict[str, Any]) -> tuple[Callable[[str], tuple[list[int], list[str]]], int | None]:
+    """The text encoder and maxlen an encoding.json (or a run's config) describes."""
     if enc.get("source", "indices") == "text":
         encode = _vocabulary_encoder(enc.get("vocabulary"))
     elif enc.get("source", "indices") == "indices":
@@ -98,16 +116,18 @@ def load_imdb_run(run_dir: str | os.PathLike, model_loader: Callable[[Path], Any
                               start_char=enc.get("start_char", 1), oov_char=enc.get("oov_char", 2),
                               index_from=int(enc.get("index_from", 3)))
     else:
-        raise ValueError(f"encoding.json: unknown source {enc.get('source')!r}, expected 'indices' or 'text'")
-    model = (model_loader or _load_model)(found[0])
+        raise ValueError(f"unknown source {enc.get('source')!r}, expected 'indices' or 'text'")
     maxlen = enc.get("maxlen", 500)
-    return TextModel(model, encode, None if maxlen is None else int(maxlen))
+    return encode, None if maxlen is None else int(maxlen)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
-    data = json.loads(path.read_text())
+    try:
+        data = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise FileFormatError(path, f"not valid JSON ({e})") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a JSON object, got {type(data).__name__}")
+        raise FileFormatError(path, f"must hold a JSON object, got {type(data).__name__}")
     return data
