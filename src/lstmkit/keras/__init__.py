@@ -11,6 +11,7 @@ from lstmkit.keras import (
     layers,
     losses,
     metrics,
+    mixed_precision,
     models,
     optimizers,
     preprocessing,
@@ -23,6 +24,6 @@ from lstmkit.keras.models import Model, Sequential, load_model
 
 __all__ = [
     "Input", "Layer", "Model", "Sequential", "activations", "callbacks", "constraints", "datasets", "initializers",
-    "layers", "load_model", "losses", "metrics", "models", "optimizers", "preprocessing", "regularizers", "saving",
-    "utils",
+    "layers", "load_model", "losses", "metrics", "mixed_precision", "models", "optimizers", "preprocessing",
+    "regularizers", "saving", "utils",
 ]

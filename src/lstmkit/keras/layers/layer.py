@@ -39,6 +39,7 @@ from lstmkit.keras.keras_tensor import (
     flatten,
     map_structure,
 )
+from lstmkit.keras.mixed_precision import POLICIES, DTypePolicy, policy_of
 from lstmkit.keras.variables import Variable
 
 # The `training` flag of the current call, read by layers called with training=None (Keras' rule).
@@ -150,8 +151,12 @@ class Layer(nn.Module):
         super().__init__()
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}")
-        if dtype is not None and dtype_name(dtype) not in ("float32", "int32", "int64"):
-            raise ValueError(f"{type(self).__name__}: only float32 layers are supported, got dtype={dtype!r}")
+        if dtype is not None and not isinstance(dtype, (DTypePolicy, dict)) and \
+                dtype_name(dtype) not in ("float32", "int32", "int64", *POLICIES):
+            raise ValueError(f"{type(self).__name__}: dtype must be float32 or a policy of "
+                             f"{sorted(POLICIES)}, got dtype={dtype!r}")
+        is_int = dtype is not None and dtype_name(dtype) in ("int32", "int64")
+        self._dtype_policy = policy_of(None if is_int else dtype)
         self.name = name or auto_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
         self.built = False
@@ -258,8 +263,17 @@ class Layer(nn.Module):
             _warn_mask_dropped(self)
         if "training" in accepted:
             kwargs["training"] = training
+        policy = self._dtype_policy
         with training_mode(training):
-            outputs = self.call(inputs, *args, **kwargs)
+            if policy.mixed:  # compute in bfloat16/float16, variables stay float32 (Keras' mixed policies)
+                half = policy.torch_compute_dtype  # floating inputs are cast to it, as Keras' autocast does
+                inputs = map_structure(lambda t: t.to(half) if isinstance(t, torch.Tensor) and t.is_floating_point()
+                                       else t, inputs)
+                device = flatten(inputs)[0].device.type if flatten(inputs) else "cpu"
+                with torch.autocast(device_type=device, dtype=policy.torch_compute_dtype):
+                    outputs = self.call(inputs, *args, **kwargs)
+            else:
+                outputs = self.call(inputs, *args, **kwargs)
         out_mask = self.compute_mask(inputs, mask)
         if self.activity_regularizer is not None:
             first = flatten(outputs)[0]
@@ -350,6 +364,27 @@ class Layer(nn.Module):
         if isinstance(value, Variable) and value._layer is self and value._spec.attr == name:
             return  # `self.kernel = self.add_weight(name="kernel")`: the weight is already in place
         super().__setattr__(name, value)
+
+    @property
+    def dtype_policy(self) -> DTypePolicy:
+        return self._dtype_policy
+
+    @property
+    def compute_dtype(self) -> str:
+        return self._dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        return self._dtype_policy.variable_dtype
+
+    @property
+    def dtype(self) -> str:
+        """The variables' dtype, as Keras' `layer.dtype` (an InputLayer's: its input's)."""
+        return self.__dict__.get("_dtype_set") or self._dtype_policy.variable_dtype
+
+    @dtype.setter
+    def dtype(self, value: str) -> None:
+        self.__dict__["_dtype_set"] = value
 
     @property
     def path(self) -> str:

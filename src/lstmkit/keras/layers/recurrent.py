@@ -206,7 +206,10 @@ class RNN(Layer):
         common = dict(mask=mask, reverse=self.go_backwards, activation=cell.activation_arg,
                       input_dropout_mask=in_mask, recurrent_dropout_mask=rec_mask,
                       zero_output_for_mask=self.zero_output_for_mask, backend=self.backend)
-        args = (x, *cell.torch_weights())
+        weights = cell.torch_weights()
+        if x.dtype != weights[0].dtype:  # a mixed policy: the cell computes in the input's half precision
+            weights = tuple(None if w is None else w.to(x.dtype) for w in weights)
+        args = (x, *weights)
         if cell.kind == "lstm":
             out, h, c = ops.lstm(*args, h0=states[0], c0=states[1], recurrent_activation=cell.recurrent_activation_arg,
                                  **common)

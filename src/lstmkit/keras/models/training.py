@@ -21,6 +21,7 @@ from lstmkit.keras import metrics as metrics_mod
 from lstmkit.keras import optimizers as optimizers_mod
 from lstmkit.keras.keras_tensor import map_structure
 from lstmkit.keras.layers.layer import Layer, training_mode
+from lstmkit.keras.mixed_precision import LossScaleOptimizer, global_policy
 from lstmkit.train import (
     CallbackList,
     IterableBatches,
@@ -67,7 +68,12 @@ class Trainer:
             raise ValueError("loss_weights is for models with several outputs, which compile() does not support")
         if isinstance(loss, (list, dict)):
             raise ValueError("compile() takes one loss: models with several outputs are not supported for training")
-        self.optimizer = optimizers_mod.get(optimizer)
+        if isinstance(optimizer, LossScaleOptimizer):
+            self.optimizer, inner = optimizer, optimizer.inner_optimizer
+        else:
+            inner = optimizers_mod.get(optimizer)
+            # Keras wraps the optimizer under mixed_float16: float16 gradients need a loss scale
+            self.optimizer = LossScaleOptimizer(inner) if global_policy().name == "mixed_float16" else inner
         self.loss = loss
         self._loss_fn = None if loss is None else losses_mod.get(loss)
         self._metric_specs = _as_list(metrics, "metrics")
@@ -76,7 +82,7 @@ class Trainer:
         self._loss_tracker = metrics_mod.Mean(name="loss")
         self._train_device = resolve(device)
         self.compiled = True
-        self._compile_config = {"optimizer": optimizers_mod.serialize(self.optimizer),
+        self._compile_config = {"optimizer": optimizers_mod.serialize(inner),
                                 "loss": None if self._loss_fn is None else losses_mod.serialize(self._loss_fn),
                                 "metrics": [metrics_mod.serialize(m) for m in self._metric_specs],
                                 "weighted_metrics": [metrics_mod.serialize(m) for m in self._weighted_metric_specs]}
@@ -183,6 +189,8 @@ class Trainer:
 
     def _compute_loss(self, y: torch.Tensor, y_pred: torch.Tensor, sw: torch.Tensor | None, mask: Any,
                       training: bool) -> torch.Tensor:
+        if y_pred.is_floating_point() and y_pred.dtype in (torch.float16, torch.bfloat16):
+            y_pred = y_pred.float()  # mixed precision: the loss in float32, as Keras
         loss = self._loss_fn(y, y_pred, sw, mask)
         if training and self._regularized:
             penalties = self.losses
@@ -205,7 +213,8 @@ class Trainer:
         loss = self._compute_loss(y, y_pred, sw, mask, training=True)
         for p in self.optimizer.params:
             p.grad = None
-        loss.backward()
+        scaled = self.optimizer.scale_loss(loss) if isinstance(self.optimizer, LossScaleOptimizer) else loss
+        scaled.backward()
         self.optimizer.apply()
         if self._constrained:
             self._apply_constraints()
