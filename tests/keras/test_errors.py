@@ -44,6 +44,32 @@ def test_token_ids_outside_the_embedding_are_reported():
         emb(torch.tensor([[-1, 5]]))
 
 
+def test_float_token_ids_that_are_not_integers_are_reported():
+    emb = L.Embedding(100, 4, name="emb")
+    with pytest.raises(ValueError, match=r"Layer 'emb' \(Embedding\): token ids must be integers, but the float input "
+                                         r"of shape \(2, 3\) holds 2 NaN id\(s\), the first nan at index \(0, 1\)"):
+        emb(torch.tensor([[1.0, float("nan"), 3.0], [4.0, 5.0, float("nan")]]))
+    with pytest.raises(ValueError, match=r"holds 1 infinite id\(s\), the first inf at index \(0, 0\)"):
+        emb(torch.tensor([[float("inf"), 2.0]]))
+    with pytest.raises(ValueError, match=r"holds 1 id\(s\) that are not whole numbers, the first 2\.5 at index"):
+        emb(torch.tensor([[1.0, 2.5]]))
+    with pytest.raises(ValueError, match="got ids from 1 to 100000002004087734272"):  # not wrapped around by a cast
+        emb(torch.tensor([[1.0, 1e20]]))
+    model = lk.Sequential([lk.Input((3,), dtype="int32"), emb])  # NumPy floats through predict
+    with pytest.raises(ValueError, match="holds 1 NaN id"):
+        model.predict(np.array([[1, np.nan, 2]]), verbose=0)
+    whole = model.predict(np.array([[1.0, 7.0, 99.0]]), verbose=0)  # whole-number floats are ids, as in Keras
+    np.testing.assert_array_equal(whole, model.predict(np.array([[1, 7, 99]]), verbose=0))
+
+
+@pytest.mark.parametrize("layer", [L.SimpleRNN, L.LSTM, L.GRU])
+@pytest.mark.parametrize("arg", ["dropout", "recurrent_dropout"])
+def test_a_dropout_rate_of_one_is_refused_when_the_layer_is_made(layer, arg):
+    # Keras 3.15 accepts 1.0 (and clips 1.5 to it) and then drops every unit; lstmkit refuses it at once
+    with pytest.raises(ValueError, match=rf"{layer.__name__}(Cell)?: {arg} must be in \[0, 1\).*got 1\.0"):
+        layer(2, **{arg: 1.0})
+
+
 @pytest.mark.parametrize("loss,y,units,activation,pattern", [
     ("categorical_crossentropy", np.array([0, 2, 1, 1]), 3, "softmax",
      r"categorical_crossentropy: the model outputs \(None, 3\) so labels must be one-hot.*got \(4,\).*"

@@ -99,8 +99,9 @@ class Embedding(Layer):
             self._initial_weights = None
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
-        if inputs.is_floating_point():
-            inputs = inputs.long()  # Keras casts float ids to integers
+        floating = inputs.is_floating_point()
+        if floating:
+            self._check_float_ids(inputs)
         if inputs.numel():
             low, high = torch.aminmax(inputs)  # one pass, no (B, T) temporaries
             if int(low) < 0 or int(high) >= self.input_dim:
@@ -109,9 +110,23 @@ class Embedding(Layer):
                     f"{int(low)} to {int(high)} in an input of shape {fmt_shape(tuple(inputs.shape))};"
                     " raise input_dim or limit the vocabulary (e.g. num_words=)"
                 )
+        if floating:
+            inputs = inputs.long()  # whole-number float ids, as Keras casts them
         # indexing, not F.embedding: its backward (an index_put with accumulation) took 5.1 ms against 8.6 ms
         # for a (128, 500) batch into a 10000 x 32 table, one thread
         return self.embeddings[inputs]
+
+    def _check_float_ids(self, inputs: torch.Tensor) -> None:
+        """Float ids must be whole numbers: a cast would make NaN -2**63 and 2.7 silently 2 (Keras truncates)."""
+        for bad, what in ((torch.isnan(inputs), "NaN id(s)"), (torch.isinf(inputs), "infinite id(s)"),
+                          (inputs != torch.trunc(inputs), "id(s) that are not whole numbers")):
+            if bad.any():
+                where = tuple(bad.nonzero()[0].tolist())
+                raise self._error(
+                    f"token ids must be integers, but the float input of shape {fmt_shape(tuple(inputs.shape))} "
+                    f"holds {int(bad.sum())} {what}, the first {float(inputs[where])} at index {where}; pass "
+                    "integer ids (e.g. x.astype('int32'))"
+                )
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         if not self.mask_zero:
