@@ -4,6 +4,7 @@ multiword tokens and empty nodes."""
 from __future__ import annotations
 
 import gzip
+import re
 
 import pytest
 
@@ -70,3 +71,24 @@ def test_bad_split_and_broken_file(tmp_path):
     path.write_bytes(gzip.compress(SNIPPET.encode() * 50)[:-40])
     with pytest.raises(DataError, match="cannot be read as CoNLL-U"):
         ud.load(path=path)
+
+
+@pytest.mark.parametrize("bad, columns", [("1\tI", 2), ("1\tI\tI\tPRON\tPRP\t_\t3\tnsubj\t_", 9),
+                                          ("1\tI\tI\tPRON\tPRP\t_\t3\tnsubj\t_\t_\textra", 11)],
+                         ids=["2-columns", "9-columns", "11-columns"])
+def test_a_word_line_without_the_ten_columns_is_refused_with_its_line(tmp_path, bad, columns):
+    lines = SNIPPET.splitlines()
+    lines[2] = bad  # the first word line, line 3 of the file
+    path = tmp_path / "bad.conllu"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: line 3 is not a CoNLL-U word line: it has "
+                                        rf"{columns} tab-separated column\(s\), expected 10 .* it reads "
+                                        + re.escape(repr(bad))):
+        ud.load(path=path)
+
+
+def test_windows_line_ends_are_read(tmp_path):
+    path = tmp_path / "crlf.conllu"
+    path.write_bytes(SNIPPET.replace("\n", "\r\n").encode())
+    [s] = ud.load(path=path)
+    assert s.upos == ["PRON", "AUX", "PART", "VERB", "PUNCT"]

@@ -5,7 +5,8 @@
 
 Parsed with the `conllu` package. Only syntactic words are kept: multiword-token ranges
 (`3-4`, whose parts follow as their own words) and empty nodes (`8.1`) are skipped, as the
-treebank's own word counts do. Reads `en_ewt-ud-{split}.conllu.gz` or the plain `.conllu`.
+treebank's own word counts do. Reads `en_ewt-ud-{split}.conllu.gz` or the plain `.conllu`; a word
+line without the 10 tab-separated CoNLL-U columns is an error naming the file and the line.
 Annotations CC BY-SA 4.0: cite "Universal Dependencies English Web Treebank v2.16".
 """
 
@@ -13,8 +14,10 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, TextIO, cast
 
 import conllu
 from conllu.exceptions import ParseException
@@ -26,6 +29,7 @@ SPLITS = ("train", "dev", "test")
 UPOS_TAGS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
              "SCONJ", "SYM", "VERB", "X")
 _FIELDS = ("id", "form", "lemma", "upos", "xpos")  # the first five CoNLL-U columns are all we read
+COLUMNS = 10  # ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,27 @@ class Sentence:
         return len(self.words)
 
 
+class _CheckedLines:
+    """The lines of a CoNLL-U file for `conllu.parse_incr`, each word line checked to have the 10 columns
+    (`conllu` itself reads a line of two columns as a word with no tags)."""
+
+    def __init__(self, f: IO[str], file: Path) -> None:
+        self.f, self.file = f, file
+
+    def read(self, size: int = -1) -> str:  # parse_incr wants a file (it checks for read) and iterates over it
+        return self.f.read(size)
+
+    def __iter__(self) -> Iterator[str]:
+        for number, line in enumerate(self.f, 1):
+            text = line.rstrip("\r\n")
+            columns = text.count("\t") + 1
+            if columns != COLUMNS and text.strip() and not text.startswith("#"):
+                raise DataError(f"{self.file}: line {number} is not a CoNLL-U word line: it has {columns} "
+                                f"tab-separated column(s), expected {COLUMNS} (ID FORM LEMMA UPOS XPOS FEATS HEAD "
+                                f"DEPREL DEPS MISC); it reads {text[:120]!r}")
+            yield line
+
+
 def load(split: str = "train", path: str | Path | None = None, limit: int | None = None) -> list[Sentence]:
     """The sentences of an EWT split (`train`, `dev` or `test`), or of the CoNLL-U file at `path`.
 
@@ -54,10 +79,10 @@ def load(split: str = "train", path: str | Path | None = None, limit: int | None
     else:
         file = Path(path)
     opener = gzip.open if file.name.endswith(".gz") else open
-    sentences = []
+    sentences: list[Sentence] = []
     try:
         with opener(file, "rt", encoding="utf-8") as f:
-            for tokens in conllu.parse_incr(f, fields=_FIELDS):
+            for tokens in conllu.parse_incr(cast(TextIO, _CheckedLines(f, file)), fields=_FIELDS):
                 if limit is not None and len(sentences) >= limit:
                     break
                 words = [t for t in tokens if isinstance(t["id"], int)]  # ranges and empty nodes have tuple ids
