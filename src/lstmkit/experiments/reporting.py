@@ -57,6 +57,21 @@ def save_model(state_dict: Mapping[str, torch.Tensor], config: Mapping[str, Any]
 
 
 def load_model_files(stem: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    from safetensors.torch import load_file
+    """The weights and the config `save_model` wrote; a damaged file is a FileFormatError naming it."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
 
-    return load_file(str(stem.with_suffix(".safetensors"))), json.loads(stem.with_suffix(".json").read_text())
+    from lstmkit.errors import FileFormatError
+
+    weights_path, config_path = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+    try:
+        weights = load(weights_path.read_bytes())  # a missing file: FileNotFoundError with the path
+    except SafetensorError as e:
+        raise FileFormatError(weights_path, f"not a readable safetensors file ({e})") from None
+    try:
+        config = json.loads(config_path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise FileFormatError(config_path, f"not valid JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise FileFormatError(config_path, f"must hold a JSON object, got {type(config).__name__}")
+    return weights, config
