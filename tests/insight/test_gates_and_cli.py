@@ -244,3 +244,16 @@ def test_inspect_gates_on_a_damaged_run_is_one_line_naming_the_file(tmp_path, ca
     assert not (tmp_path / "g.png").exists()
     with pytest.raises(ValueError, match="^" + re.escape(f"{run / names}")):  # --debug: the error itself
         main(["--debug", *args])
+
+
+def test_the_lstmkit_command_on_a_damaged_run_prints_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    run = _saved_run(tmp_path / "run")
+    _damage_weights_crc(run / "model.keras")
+    done = subprocess.run([sys.executable, "-m", "lstmkit.cli", "inspect", "gates", "--run", str(run), "--text", "good",
+                           "--out", str(tmp_path / "g.png")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [f"lstmkit: error: {run / 'model.keras'}: a damaged zip archive (Bad CRC-32 "
+                                        "for file 'model.weights.safetensors')"]
