@@ -283,14 +283,14 @@ _X, _W_IH, _W_HH, _B_IH, _B_HH, _H0, _C0 = range(7)
 
 
 def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
-    (x, weight_ih, weight_hh, _b_ih, _b_hh, h0, c0, mask, in_mask, rec_mask, kind, reverse, act, rec_act,
+    (x, weight_ih, weight_hh, b_ih, b_hh, h0, c0, mask, in_mask, rec_mask, kind, reverse, act, rec_act,
      zero_output, reset_after, training, impl) = inputs
     if not training:
         raise RuntimeError("internal error: lstmkit::cpu_recurrence ran without its training buffers "
                            "but a gradient is required")
     ctx.set_materialize_grads(False)
     ctx.mark_non_differentiable(*output[3:])
-    ctx.save_for_backward(x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, *output[3:])
+    ctx.save_for_backward(x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, *output[3:], b_ih, b_hh)
     ctx.cfg = (kind, reverse, act, rec_act, zero_output, reset_after, impl)
 
 
@@ -302,13 +302,45 @@ def _backward(ctx: Any, dY: OptTensor, dhN: OptTensor, dcN: OptTensor, *_saved_g
 def _gradients(backward_op: Callable[..., tuple[Tensor, ...]], ctx: Any, dY: OptTensor, dhN: OptTensor,
                dcN: OptTensor) -> tuple[OptTensor, ...]:
     need = ctx.needs_input_grad
-    x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, *saved = ctx.saved_tensors
+    x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, *saved, b_ih, b_hh = ctx.saved_tensors
+    if torch.is_grad_enabled():  # backward(create_graph=True): the gradients must be differentiable in turn
+        return _differentiable_gradients(ctx, dY, dhN, dcN, (x, weight_ih, weight_hh, b_ih, b_hh, h0, c0),
+                                         (mask, in_mask, rec_mask))
     need_weights = any(need[i] for i in (_W_IH, _W_HH, _B_IH, _B_HH))
     dX, dW_ih, dW_hh, db_ih, db_hh, dh0, dc0 = backward_op(
         dY, dhN, dcN, x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, *saved, *ctx.cfg,
         need_x=need[_X], need_weights=need_weights)
     grads = (dX, dW_ih, dW_hh, db_ih, db_hh, dh0, dc0)
     return (*(g if need[i] else None for i, g in enumerate(grads)), *(None,) * 11)
+
+
+def _differentiable_gradients(ctx: Any, dY: OptTensor, dhN: OptTensor, dcN: OptTensor,
+                              inputs: tuple[OptTensor, ...], masks: tuple[OptTensor, ...]) -> tuple[OptTensor, ...]:
+    """The gradients as a graph autograd can differentiate again (gradient penalties, meta-learning):
+    the reference recurrence, the same equations, recomputed from the saved inputs and differentiated
+    with create_graph. The fused backward is a kernel without a derivative of its own; silently
+    returning its result here would give a second-order gradient of zero."""
+    from lstmkit.ops import reference
+
+    kind, reverse, act, rec_act, zero_output, reset_after, _ = ctx.cfg
+    x, w_ih, w_hh, b_ih, b_hh, h0, c0 = inputs
+    mask, in_mask, rec_mask = masks
+    assert x is not None and w_ih is not None and w_hh is not None and h0 is not None
+    call = RecurrenceCall(kind, x, w_ih, w_hh, b_ih, b_hh, h0=h0, c0=c0 if kind == "lstm" else None,
+                          mask=None if mask is None else mask.bool(), reverse=reverse, activation=act,
+                          recurrent_activation=rec_act, reset_after=reset_after, input_dropout_mask=in_mask,
+                          recurrent_dropout_mask=rec_mask, zero_output_for_mask=zero_output)
+    with torch.enable_grad():
+        outputs = reference.run(call)
+    pairs = [(o, g) for o, g in zip(outputs, (dY, dhN, dcN)) if g is not None]
+    need = ctx.needs_input_grad
+    wanted = [(i, t) for i, t in enumerate(inputs) if need[i] and t is not None]
+    found = torch.autograd.grad([o for o, _ in pairs], [t for _, t in wanted], [g for _, g in pairs],
+                                create_graph=True, allow_unused=True) if pairs and wanted else ()
+    grads: list[OptTensor] = [None] * len(inputs)
+    for (i, t), g in zip(wanted, found):
+        grads[i] = torch.zeros_like(t) if g is None else g
+    return (*grads, *(None,) * 11)
 
 
 recurrence_op.register_autograd(_backward, setup_context=_setup_context)
