@@ -196,3 +196,18 @@ def test_an_interrupted_run_resumes_bit_identical(tmp_path, monkeypatch):
 
     ref, cut = (load_file(str(tmp_path / run / "model.safetensors")) for run in ("ref", "cut"))
     assert ref.keys() == cut.keys() and all(torch.equal(ref[k], cut[k]) for k in ref)
+
+
+def test_a_weights_file_with_keys_missing_is_named(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from lstmkit.errors import FileFormatError
+
+    _run(tmp_path / "run")
+    path = tmp_path / "run" / "model.safetensors"
+    weights = load_file(str(path))
+    dropped = sorted(weights)[0]
+    del weights[dropped]
+    save_file(weights, str(path))
+    with pytest.raises(FileFormatError, match=rf"model\.safetensors: .*missing \['{dropped}'\]"):
+        pos.load_tagger(tmp_path / "run")

@@ -45,3 +45,11 @@ def test_mask_and_packed_agree():
     assert_close(out_m, out_p)
     assert_close(h_m, h_p)
     assert_close(c_m, c_p)
+
+
+def test_recurrent_dropout_of_one_is_refused_when_the_module_is_made():
+    import lstmkit
+
+    with pytest.raises(ValueError, match=r"recurrent_dropout must be in \[0, 1\)"):
+        lstmkit.nn.LSTM(3, 4, recurrent_dropout=1.0)
+    lstmkit.nn.LSTM(3, 4, num_layers=2, dropout=1.0)  # torch's inter-layer dropout takes 1 (zeroes the input)

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 import lstmkit.nn
+from lstmkit.errors import FileFormatError
 from lstmkit.experiments.base import open_run
 from lstmkit.experiments.configs import PosConfig as Config
 from lstmkit.experiments.reporting import epoch_progress, load_model_files, print_results, save_curves, save_model
@@ -281,6 +282,15 @@ def load_tagger(run_dir: str | Path, device: str = "cpu") -> tuple[Tagger, Encod
     enc = Encoding.from_json(json.loads((run / "encoding.json").read_text()))
     config = Config(**{k: v for k, v in meta["config"].items() if k in Config.__dataclass_fields__})
     model = build(config, enc)
+    own = model.state_dict()
+    missing, extra = sorted(set(own) - set(weights)), sorted(set(weights) - set(own))
+    if missing or extra:
+        raise FileFormatError(run / "model.safetensors", f"its weights do not fit the tagger its model.json "
+                                                         f"describes: missing {missing}, unexpected {extra}")
+    wrong = [k for k in own if tuple(own[k].shape) != tuple(weights[k].shape)]
+    if wrong:
+        raise FileFormatError(run / "model.safetensors", "weights of the wrong shape: " + ", ".join(
+            f"{k} {tuple(weights[k].shape)} (the tagger has {tuple(own[k].shape)})" for k in wrong))
     model.load_state_dict(weights)
     return model.to(device).eval(), enc
 

@@ -69,9 +69,11 @@ class _RNNBase(nn.Module):
             raise ValueError(f"proj_size must be smaller than hidden_size ({hidden_size}), got {proj_size}")
         if proj_size and self.mode != "LSTM":
             raise ValueError("proj_size is only supported by LSTM")
-        for name, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not 0.0 <= float(p) <= 1.0:
-                raise ValueError(f"{name} must be a probability in [0, 1], got {p}")
+        if not 0.0 <= float(dropout) <= 1.0:  # torch's range: 1 zeroes the input of the next layer
+            raise ValueError(f"dropout must be a probability in [0, 1], got {dropout}")
+        if not 0.0 <= float(recurrent_dropout) < 1.0:  # a state multiplied by 0 / (1 - 1) at every step
+            raise ValueError(f"recurrent_dropout must be in [0, 1) (1 would drop the whole state at every step), "
+                             f"got {recurrent_dropout}")
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
