@@ -56,7 +56,16 @@ def server():
             length = len(route.body) if route.declared_length is None else route.declared_length
             self.send_header("Content-Length", str(length))
             self.end_headers()
-            self.wfile.write(route.body)
+            if not route.trickle:
+                self.wfile.write(route.body)
+                return
+            try:
+                for i in range(len(route.body)):
+                    if release.wait(route.trickle):
+                        return
+                    self.wfile.write(route.body[i:i + 1])
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the client gave up, as the deadline tests want it to
 
         def log_message(self, *args):
             pass

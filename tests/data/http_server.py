@@ -11,6 +11,7 @@ class Route:
     declared_length: int | None = None  # Content-Length sent (default: the true length)
     status: int = 200
     delay: float = 0.0  # seconds to wait before answering
+    trickle: float = 0.0  # seconds to wait before each byte of the body (0: the body in one write)
 
 
 @dataclass

@@ -9,6 +9,7 @@ import hashlib
 import io
 import shutil
 import socket
+import time
 import zipfile
 
 import pytest
@@ -130,6 +131,17 @@ def test_a_missing_file_is_downloaded_into_the_cache_once(server, empty_data_dir
     assert cache.fetch("tiny.csv", progress=False) == path
     assert server.hits["/tiny.csv"] == 1
     assert sorted(p.name for p in cache.cache_dir().iterdir()) == ["tiny.csv"]
+
+
+def test_fetch_gives_up_at_its_deadline(server, empty_data_dir, monkeypatch):
+    body = b"Month,Value\n" + b"2000-01,1\n" * 4
+    server.routes["/trickle.csv"] = Route(body, trickle=0.2)
+    _register(monkeypatch, "trickle.csv", server.url + "/trickle.csv", body)
+    start = time.monotonic()
+    with pytest.raises(DataError, match=r"trickle\.csv from .*/trickle\.csv: it did not arrive within its deadline"):
+        cache.fetch("trickle.csv", progress=False, deadline=0.6)
+    assert time.monotonic() - start < 3.0
+    assert list(cache.cache_dir().iterdir()) == []
 
 
 def test_download_false_says_where_to_put_the_file(empty_data_dir, monkeypatch):

@@ -1,10 +1,12 @@
 """The download helper against a local HTTP server: success, wrong checksum, cut-short transfer,
-no server, HTTP error, timeout. A failed download leaves no file behind."""
+no server, HTTP error, timeout, overall deadline. A failed download leaves no file behind."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import socket
+import time
 
 import pytest
 
@@ -89,6 +91,59 @@ def test_a_silent_server_times_out(server, tmp_path):
     server.routes["/slow.bin"] = Route(BODY, delay=5.0)
     with pytest.raises(DataError, match="timed out"):
         download(server.url + "/slow.bin", tmp_path / "slow.bin", progress=False, timeout=0.3)
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_trickling_download_stops_at_its_deadline(server, tmp_path):
+    server.routes["/trickle.bin"] = Route(BODY[:40], trickle=0.2)  # 8 s in all; every read well within 0.5 s
+    url = server.url + "/trickle.bin"
+    start = time.monotonic()
+    with pytest.raises(DataError) as e:
+        download(url, tmp_path / "trickle.bin", progress=False, timeout=0.5, deadline=1.0, hint=HINT)
+    assert time.monotonic() - start < 3.0
+    _assert_one_paragraph(str(e.value), "trickle.bin", url, "deadline of 1 s", "nothing was saved",
+                          "LSTMKIT_DOWNLOAD_DEADLINE", HINT)
+    assert re.search(r"after [1-9] of 40 bytes", str(e.value))
+    assert _leftovers(tmp_path) == []
+
+
+def test_the_deadline_comes_from_the_environment(server, tmp_path, monkeypatch):
+    server.routes["/trickle-env.bin"] = Route(BODY[:40], trickle=0.2)
+    monkeypatch.setenv("LSTMKIT_DOWNLOAD_DEADLINE", "1")
+    start = time.monotonic()
+    with pytest.raises(DataError, match=r"deadline of 1 s \(LSTMKIT_DOWNLOAD_DEADLINE\)"):
+        download(server.url + "/trickle-env.bin", tmp_path / "trickle-env.bin", progress=False)
+    assert time.monotonic() - start < 3.0
+    assert _leftovers(tmp_path) == []
+
+
+def test_an_explicit_deadline_overrides_the_environment(server, tmp_path, monkeypatch):
+    server.routes["/quick.bin"] = Route(BODY)
+    monkeypatch.setenv("LSTMKIT_DOWNLOAD_DEADLINE", "0.000001")
+    with pytest.raises(DataError, match="deadline"):
+        download(server.url + "/quick.bin", tmp_path / "quick.bin", progress=False)
+    assert _leftovers(tmp_path) == []
+    assert download(server.url + "/quick.bin", tmp_path / "quick.bin", progress=False, deadline=60).read_bytes() == BODY
+
+
+def test_the_deadline_covers_the_wait_for_an_answer(server, tmp_path):
+    server.routes["/late.bin"] = Route(BODY, delay=5.0)  # silent for longer than the deadline, less than the timeout
+    url = server.url + "/late.bin"
+    start = time.monotonic()
+    with pytest.raises(DataError) as e:
+        download(url, tmp_path / "late.bin", progress=False, timeout=10.0, deadline=0.5)
+    assert time.monotonic() - start < 3.0
+    _assert_one_paragraph(str(e.value), "late.bin", url, "deadline of 0.5 s", "after 0 bytes")
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-5", "nan"])
+def test_a_bad_deadline_in_the_environment_is_named(server, tmp_path, monkeypatch, value):
+    server.routes["/never.bin"] = Route(BODY)
+    monkeypatch.setenv("LSTMKIT_DOWNLOAD_DEADLINE", value)
+    with pytest.raises(DataError, match=f"LSTMKIT_DOWNLOAD_DEADLINE must be a number of seconds above 0, not '{value}'"):
+        download(server.url + "/never.bin", tmp_path / "never.bin", progress=False)
+    assert server.hits.get("/never.bin") is None
     assert _leftovers(tmp_path) == []
 
 

@@ -121,13 +121,14 @@ def _key(path: Path) -> tuple[str, int, int]:
     return str(path.resolve()), stat.st_size, stat.st_mtime_ns
 
 
-def locate(name: str, *, download: bool = True, progress: bool | None = None,
-           timeout: float = DEFAULT_TIMEOUT) -> Path:
+def locate(name: str, *, download: bool = True, progress: bool | None = None, timeout: float = DEFAULT_TIMEOUT,
+           deadline: float | None = None) -> Path:
     """The path of the known data file `name`, checked; downloaded into the cache when missing.
 
     `name` is a registry name (`imdb.npz`, `en_ewt-ud-train.conllu.gz`, ...), another accepted
     file name (`en_ewt-ud-train.conllu`) or a stem (`en_ewt-ud-train`). Raises DataError when it
     is missing and cannot be downloaded (or `download=False`), or when the copy found is bad.
+    `timeout` bounds each wait of a download, `deadline` the whole of it (see `download_to_temp`).
     """
     entry = lookup(name)
     present = _present(entry)
@@ -135,24 +136,25 @@ def locate(name: str, *, download: bool = True, progress: bool | None = None,
         return check(entry, present[0])
     if not download:
         raise DataError(f"{entry.name} was not found in {' or '.join(map(str, search_dirs()))}. " + by_hand(entry))
-    return _download(entry, progress=progress, timeout=timeout)
+    return _download(entry, progress=progress, timeout=timeout, deadline=deadline)
 
 
-def fetch(name: str, *, progress: bool | None = None, timeout: float = DEFAULT_TIMEOUT) -> Path:
+def fetch(name: str, *, progress: bool | None = None, timeout: float = DEFAULT_TIMEOUT,
+          deadline: float | None = None) -> Path:
     """Make `name` available (found and checked, or downloaded into the cache) and return its path."""
-    return locate(name, download=True, progress=progress, timeout=timeout)
+    return locate(name, download=True, progress=progress, timeout=timeout, deadline=deadline)
 
 
-def _download(entry: DataFile, *, progress: bool | None, timeout: float) -> Path:
+def _download(entry: DataFile, *, progress: bool | None, timeout: float, deadline: float | None) -> Path:
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / entry.saved_as
     hint = by_hand(entry)
     if entry.unpack is None:
         tmp = download_to_temp(entry.url, folder, entry.saved_as, sha256=entry.download.sha256, timeout=timeout,
-                               progress=progress, hint=hint)
+                               deadline=deadline, progress=progress, hint=hint)
     else:
-        tmp = _unpack(entry, dest, progress=progress, timeout=timeout, hint=hint)
+        tmp = _unpack(entry, dest, progress=progress, timeout=timeout, deadline=deadline, hint=hint)
     try:
         what = problem(entry, tmp, dest.name)
         if what is not None:
@@ -166,14 +168,15 @@ def _download(entry: DataFile, *, progress: bool | None, timeout: float) -> Path
     return dest
 
 
-def _unpack(entry: DataFile, dest: Path, *, progress: bool | None, timeout: float, hint: str) -> Path:
+def _unpack(entry: DataFile, dest: Path, *, progress: bool | None, timeout: float, deadline: float | None,
+            hint: str) -> Path:
     """The converted file in a temp file beside `dest`, from an archive found on disk or downloaded."""
     archive = next((d / entry.download.filename for d in search_dirs() if (d / entry.download.filename).is_file()),
                    None)
     downloaded = archive is None
     if archive is None:
         archive = download_to_temp(entry.url, dest.parent, entry.download.filename, sha256=entry.download.sha256,
-                                   timeout=timeout, progress=progress, hint=hint)
+                                   timeout=timeout, deadline=deadline, progress=progress, hint=hint)
     elif entry.download.sha256 and sha256_of(archive) not in entry.download.sha256:
         raise DataError(f"{archive} is not a good copy of {entry.download.filename}: its sha256 is not the pinned "
                         f"{' or '.join(entry.download.sha256)}. Delete it; {hint}")
