@@ -41,3 +41,21 @@ def test_constant_of_a_number_and_a_mismatch():
     with pytest.raises(ValueError, match=r"shape \(2, 3\) cannot fill a weight of shape \(3, 2\)"):
         initializers.Constant(np.zeros((2, 3)))((3, 2))
     assert torch.equal(initializers.Constant(np.ones(3))((2, 3)), torch.ones(2, 3))  # broadcast as Keras does
+
+
+def test_embedding_builds_without_a_shape_and_takes_pretrained_weights(K):
+    layer = K.layers.Embedding(5, 2)
+    layer.build()
+    assert layer.built and tuple(layer.embeddings.shape) == (5, 2)
+    matrix = np.arange(10, dtype="float32").reshape(5, 2)
+    pretrained = K.layers.Embedding(5, 2, weights=[matrix])  # GloVe recipe: in place before any call
+    np.testing.assert_array_equal(pretrained.get_weights()[0], matrix)
+    np.testing.assert_array_equal(np.asarray(pretrained(np.array([[4]])).detach()), [[[8.0, 9.0]]])
+
+
+def test_compute_mask_takes_numpy_arrays(K):
+    x = np.array([[[0.0, 0.0], [1.0, 2.0]]], "float32")
+    mask = K.layers.Masking(mask_value=0.0).compute_mask(x)
+    np.testing.assert_array_equal(np.asarray(mask), [[False, True]])
+    ids = K.layers.Embedding(5, 2, mask_zero=True).compute_mask(np.array([[0, 3]]))
+    np.testing.assert_array_equal(np.asarray(ids), [[False, True]])

@@ -16,7 +16,7 @@ from lstmkit.keras import constraints as constraints_mod
 from lstmkit.keras import initializers as initializers_mod
 from lstmkit.keras import regularizers as regularizers_mod
 from lstmkit.keras.keras_tensor import KerasTensor, Node, Shape, dtype_name
-from lstmkit.keras.layers.layer import Layer, auto_name, fmt_shape
+from lstmkit.keras.layers.layer import Layer, auto_name, fmt_shape, to_tensor
 
 
 class InputLayer(Layer):
@@ -87,16 +87,15 @@ class Embedding(Layer):
         self.embeddings_constraint = constraints_mod.get(embeddings_constraint)
         self.mask_zero = bool(mask_zero)
         self.supports_masking = self.mask_zero
-        self._initial_weights = weights
+        if weights is not None:  # Keras 3: pretrained vectors, in place at once (the weights need no input shape)
+            self.build()
+            self.set_weights(weights if isinstance(weights, (list, tuple)) else [weights])
 
-    def build(self, input_shape: Shape) -> None:
+    def build(self, input_shape: Shape | None = None) -> None:
+        """The table does not depend on the input shape: `build()` alone makes it (Keras)."""
         self.embeddings = self.add_weight((self.input_dim, self.output_dim), self.embeddings_initializer,
                                           regularizer=self.embeddings_regularizer,
                                           constraint=self.embeddings_constraint, name="embeddings")
-        if self._initial_weights is not None:
-            self.built = True
-            self.set_weights(self._initial_weights)
-            self._initial_weights = None
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         floating = inputs.is_floating_point()
@@ -131,7 +130,7 @@ class Embedding(Layer):
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         if not self.mask_zero:
             return None
-        return inputs != 0
+        return to_tensor(inputs) != 0
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (*input_shape, self.output_dim)
@@ -292,7 +291,7 @@ class Masking(Layer):
         return inputs * keep.to(inputs.dtype)
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
-        return (inputs != self.mask_value).any(dim=-1)
+        return (to_tensor(inputs) != self.mask_value).any(dim=-1)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return input_shape
