@@ -80,6 +80,12 @@ def test_the_pinned_hashes_match_the_shared_files(shared_data, monkeypatch):
     assert all(r.path.parent == shared_data for r in results.values())
 
 
+def test_every_file_is_pinned_or_parse_checked():
+    for entry in cache.list_datasets():  # nothing is kept under its final name unchecked
+        assert entry.pinned or entry.parse_check is not None, entry.name
+    assert REGISTRY["jena_climate_2009_2016.csv"].parse_check == "lstmkit.data.weather:jena_problem"
+
+
 # --- locate: where files are found -----------------------------------------------------------------
 
 def test_locate_finds_the_shared_file_without_downloading(shared_data, monkeypatch):
@@ -142,6 +148,51 @@ def test_fetch_gives_up_at_its_deadline(server, empty_data_dir, monkeypatch):
         cache.fetch("trickle.csv", progress=False, deadline=0.6)
     assert time.monotonic() - start < 3.0
     assert list(cache.cache_dir().iterdir()) == []
+
+
+@pytest.mark.parametrize("slash", ["", "/"])
+def test_lstmkit_data_url_replaces_the_address(server, empty_data_dir, monkeypatch, slash):
+    body = b"Month,Value\n2001-01,2\n"
+    name = f"mirrored{len(slash)}.csv"
+    server.routes[f"/mirror/{name}"] = Route(body)
+    _register(monkeypatch, name, _refused_url(f"upstream/folder/{name}"), body)
+    monkeypatch.setenv("LSTMKIT_DATA_URL", server.url + "/mirror" + slash)  # read when the download starts
+    path = cache.fetch(name, progress=False)
+    assert path == cache.cache_dir() / name
+    assert path.read_bytes() == body
+    assert server.hits[f"/mirror/{name}"] == 1
+
+
+def test_the_mirror_serves_real_files_under_their_upstream_names(shared_data, server, empty_data_dir, monkeypatch):
+    served = {"airline-passengers.csv": (shared_data / "airline-passengers.csv").read_bytes(),
+              "pollution.csv": gzip.decompress((shared_data / "beijing_pm25_hourly.csv.gz").read_bytes())}
+    for upstream, body in served.items():
+        server.routes[f"/m/{upstream}"] = Route(body)
+    for name in ("airline-passengers.csv", "beijing_pm25_hourly.csv.gz"):  # upstream unreachable, path kept
+        real = REGISTRY[name]
+        monkeypatch.setitem(REGISTRY, name, dataclasses.replace(real, url=_refused_url(real.url.split("/", 3)[3])))
+    monkeypatch.setenv("LSTMKIT_DATA_URL", server.url + "/m")
+    assert cache.fetch("airline-passengers.csv", progress=False).read_bytes() == served["airline-passengers.csv"]
+    beijing = cache.fetch("beijing_pm25_hourly.csv.gz", progress=False)
+    assert beijing == cache.cache_dir() / "beijing_pm25_hourly.csv"  # pollution.csv saved as the registry names it
+    assert beijing.read_bytes() == served["pollution.csv"]
+    assert server.hits["/m/pollution.csv"] == 1
+
+
+def test_an_unreachable_mirror_is_named_in_every_message(empty_data_dir, monkeypatch):
+    upstream = _refused_url("data/tiny6.csv")
+    _register(monkeypatch, "tiny6.csv", upstream, b"x")
+    mirror = _refused_url("mirror")
+    monkeypatch.setenv("LSTMKIT_DATA_URL", mirror)
+    with pytest.raises(DataError) as e:
+        cache.fetch("tiny6.csv", progress=False)
+    message = str(e.value)
+    assert f"Could not download tiny6.csv from {mirror}/tiny6.csv: the connection was refused" in message
+    assert "LSTMKIT_DATA_URL" in message
+    assert f"from {upstream}" not in message and f"upstream: {upstream}" in message
+    assert list(cache.cache_dir().iterdir()) == []
+    [result] = cache.verify(["tiny6.csv"])
+    assert result.detail == f"will be downloaded from {mirror}/tiny6.csv"
 
 
 def test_download_false_says_where_to_put_the_file(empty_data_dir, monkeypatch):
@@ -263,4 +314,38 @@ def test_a_cut_zip_is_refused(server, empty_data_dir, monkeypatch):
                         dataclasses.replace(REGISTRY["jena_climate_2009_2016.csv"], url=server.url + "/cut.zip"))
     with pytest.raises(DataError, match="not a readable zip archive"):
         cache.locate("jena_climate_2009_2016.csv", progress=False)
+    assert list(cache.cache_dir().iterdir()) == []
+
+
+@pytest.mark.parametrize("row, what", [
+    pytest.param("01.01.2009 01:00:00,1,2,3,4,5,6,7,8,9,10,11,12,13,none", "could not convert string to float: 'none'",
+                 id="word"),
+    pytest.param("01.01.2009 01:00:00,1,2,3", "line 5 has 4 fields, not 15", id="short-row"),
+    pytest.param("yesterday,1,2,3,4,5,6,7,8,9,10,11,12,13,14", "Error parsing datetime string", id="date"),
+])
+def test_a_jena_file_with_garbage_rows_is_not_kept(server, empty_data_dir, monkeypatch, row, what):
+    lines = jena_csv(6).splitlines()
+    lines[4] = row  # the right header, then a row that load_jena cannot read
+    route = f"/garbage{len(row)}.zip"
+    server.routes[route] = Route(_zip("jena_climate_2009_2016.csv", "\n".join(lines) + "\n"))
+    url = server.url + route
+    monkeypatch.setitem(REGISTRY, "jena_climate_2009_2016.csv",
+                        dataclasses.replace(REGISTRY["jena_climate_2009_2016.csv"], url=url))
+    with pytest.raises(DataError) as e:
+        cache.locate("jena_climate_2009_2016.csv", progress=False)
+    message = str(e.value)
+    assert "\n" not in message
+    for part in ("jena_climate_2009_2016.csv", url, "cannot be read as the Jena climate record", what,
+                 "nothing was saved"):
+        assert part in message
+    assert list(cache.cache_dir().iterdir()) == []
+
+
+def test_an_unpinned_file_without_a_parse_check_is_not_kept(server, empty_data_dir, monkeypatch):
+    server.routes["/loose.csv"] = Route(b"a,b\n1,2\n")
+    variant = FileVariant("loose.csv")  # no sha256 and no parse check: nothing can vouch for it
+    monkeypatch.setitem(REGISTRY, "loose.csv", DataFile("loose.csv", "a test file", server.url + "/loose.csv",
+                                                        (variant,), variant, "loose.csv"))
+    with pytest.raises(DataError, match=r"loose\.csv made from .*/loose\.csv .*neither a pinned sha256 nor a parse"):
+        cache.locate("loose.csv", progress=False)
     assert list(cache.cache_dir().iterdir()) == []

@@ -5,18 +5,30 @@
     find(name)     the path if present, without checks or download
     verify()       every present file checked against its pinned sha256 (or its header)
     list_datasets() the registry entries
+    source_url(entry) where a file is downloaded from ($LSTMKIT_DATA_URL, else upstream)
 
 The cache folder is `$LSTMKIT_CACHE_DIR`, default `~/.cache/lstmkit`. A file found on disk is
 checked once per process against its accepted hashes (about 0.1 s for the 25 MB reviews file),
 so a truncated or corrupted copy is caught before a loader trips over it.
+
+`$LSTMKIT_DATA_URL`, when set, is a base address (a mirror, a local test server, a `file://`
+folder) that replaces the upstream one of every file: a file is downloaded from
+`$LSTMKIT_DATA_URL/<remote_name>`, the name its upstream address ends in (`imdb.npz`,
+`pollution.csv`, `jena_climate_2009_2016.csv.zip`, ...). It is read when a download starts.
+
+A download is kept under its final name only once it matches its pinned sha256 or, for a file
+without one (Jena), once its registry parse check has read it in full; `$LSTMKIT_DOWNLOAD_DEADLINE`
+bounds the seconds a whole download may take (see `download.py`).
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import importlib
 import io
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +52,12 @@ def cache_dir() -> Path:
     return Path(os.path.abspath(os.path.expanduser(value))) if value else Path.home() / ".cache" / "lstmkit"
 
 
+def source_url(entry: DataFile) -> str:
+    """Where `entry` is downloaded from: `$LSTMKIT_DATA_URL/<remote_name>` when that is set, else its upstream."""
+    base = os.environ.get("LSTMKIT_DATA_URL", "").strip()
+    return f"{base.rstrip('/')}/{entry.remote_name}" if base else entry.url
+
+
 def search_dirs() -> list[Path]:
     """The folders searched, in order."""
     first, cache = data_dir(), cache_dir()
@@ -54,13 +72,16 @@ def list_datasets() -> list[DataFile]:
 def by_hand(entry: DataFile) -> str:
     """The sentence that tells a user how to supply `entry` without lstmkit's download."""
     where = f"{cache_dir()} (or in the folder $LSTMKIT_DATA_DIR names)"
+    url = source_url(entry)
+    if url != entry.url:
+        url += f" (the mirror $LSTMKIT_DATA_URL names; upstream: {entry.url})"
     if entry.unpack == "aclimdb":
-        return (f"Download {entry.download.filename} by hand from {entry.url} and put it in {where}: lstmkit "
+        return (f"Download {entry.download.filename} by hand from {url} and put it in {where}: lstmkit "
                 f"converts it into {entry.saved_as} when next needed; a copy of {entry.name} there works too.")
     if entry.unpack == "zip":
-        return (f"Download {entry.download.filename} by hand from {entry.url} and put it, or the "
+        return (f"Download {entry.download.filename} by hand from {url} and put it, or the "
                 f"{entry.saved_as} unzipped from it, in {where}.")
-    return f"Download it by hand from {entry.url} and put it in {where}."
+    return f"Download it by hand from {url} and put it in {where}."
 
 
 def _present(entry: DataFile) -> list[Path]:
@@ -98,6 +119,15 @@ def problem(entry: DataFile, path: Path, filename: str | None = None) -> str | N
         if header != entry.header:
             return f"its columns are {list(header)[:4]}..., not the expected {list(entry.header)[:4]}..."
     return None
+
+
+def _parse_problem(entry: DataFile, path: Path) -> str | None:
+    """What `entry`'s parse check finds wrong with `path`, read in full; None: nothing."""
+    if entry.parse_check is None:
+        return "it has neither a pinned sha256 nor a parse check, so nothing vouches for it"
+    module, _, function = entry.parse_check.partition(":")
+    parse: Callable[[Path], str | None] = getattr(importlib.import_module(module), function)
+    return parse(path)
 
 
 def _bad_copy(entry: DataFile, path: Path, what: str) -> DataError:
@@ -149,16 +179,18 @@ def _download(entry: DataFile, *, progress: bool | None, timeout: float, deadlin
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / entry.saved_as
-    hint = by_hand(entry)
+    url, hint = source_url(entry), by_hand(entry)
     if entry.unpack is None:
-        tmp = download_to_temp(entry.url, folder, entry.saved_as, sha256=entry.download.sha256, timeout=timeout,
+        tmp = download_to_temp(url, folder, entry.saved_as, sha256=entry.download.sha256, timeout=timeout,
                                deadline=deadline, progress=progress, hint=hint)
     else:
-        tmp = _unpack(entry, dest, progress=progress, timeout=timeout, deadline=deadline, hint=hint)
+        tmp = _unpack(entry, url, dest, progress=progress, timeout=timeout, deadline=deadline, hint=hint)
     try:
         what = problem(entry, tmp, dest.name)
+        if what is None and not entry.variant(dest.name).sha256:
+            what = _parse_problem(entry, tmp)  # no hash vouches for it: read it in full before keeping it
         if what is not None:
-            raise DataError(f"The {entry.saved_as} made from {entry.url} is not as expected: {what}; "
+            raise DataError(f"The {entry.saved_as} made from {url} is not as expected: {what}; "
                             f"nothing was saved. {hint}")
         os.replace(tmp, dest)
     except BaseException:
@@ -168,14 +200,14 @@ def _download(entry: DataFile, *, progress: bool | None, timeout: float, deadlin
     return dest
 
 
-def _unpack(entry: DataFile, dest: Path, *, progress: bool | None, timeout: float, deadline: float | None,
+def _unpack(entry: DataFile, url: str, dest: Path, *, progress: bool | None, timeout: float, deadline: float | None,
             hint: str) -> Path:
-    """The converted file in a temp file beside `dest`, from an archive found on disk or downloaded."""
+    """The converted file in a temp file beside `dest`, from an archive found on disk or downloaded from `url`."""
     archive = next((d / entry.download.filename for d in search_dirs() if (d / entry.download.filename).is_file()),
                    None)
     downloaded = archive is None
     if archive is None:
-        archive = download_to_temp(entry.url, dest.parent, entry.download.filename, sha256=entry.download.sha256,
+        archive = download_to_temp(url, dest.parent, entry.download.filename, sha256=entry.download.sha256,
                                    timeout=timeout, deadline=deadline, progress=progress, hint=hint)
     elif entry.download.sha256 and sha256_of(archive) not in entry.download.sha256:
         raise DataError(f"{archive} is not a good copy of {entry.download.filename}: its sha256 is not the pinned "
@@ -206,7 +238,7 @@ def verify(names: list[str] | None = None) -> list[Verified]:
     for entry in entries:
         present = _present(entry)
         if not present:
-            results.append(Verified(entry.name, None, "missing", f"will be downloaded from {entry.url}"))
+            results.append(Verified(entry.name, None, "missing", f"will be downloaded from {source_url(entry)}"))
         for path in present:
             what = problem(entry, path)
             if what is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from lstmkit.data.cache import cache_dir, data_dir, fetch, find, list_datasets, verify
+from lstmkit.data.cache import cache_dir, data_dir, fetch, find, list_datasets, source_url, verify
 
 
 def _console() -> Console:
@@ -23,7 +23,7 @@ def cli_list() -> int:
         table.add_column(column, overflow="fold")
     for entry in list_datasets():
         path = find(entry.name)
-        table.add_row(entry.name, entry.description, str(path) if path else f"(missing) {entry.url}",
+        table.add_row(entry.name, entry.description, str(path) if path else f"(missing) {source_url(entry)}",
                       "pinned" if entry.pinned else "not pinned")
     console = _console()
     console.print(table)

@@ -4,6 +4,8 @@ A file may sit on disk under more than one name (a `.gz` copy or the plain file,
 shared folder holds `en_ewt-ud-train.conllu.gz` while the treebank publishes the plain
 `.conllu`); each accepted name has its own accepted hashes. `url` is the upstream address;
 what it serves (`download`) is saved under `saved_as`, converted first when `unpack` says so.
+A mirror (`$LSTMKIT_DATA_URL`, see `cache.py`) serves it under `remote_name`, the name `url` ends in.
+A file without a pinned hash names a `parse_check`, which reads a download in full before it is kept.
 
 Provenance of the pinned hashes (see also the shared data README):
 - `imdb.npz`: the rebuild in the shared folder (`cf7338e7…`) and Keras' own download
@@ -15,7 +17,8 @@ Provenance of the pinned hashes (see also the shared data README):
 - UD English EWT r2.16, Beijing PM2.5 and the small series: the sha256 of the shared files,
   fetched from the same repositories at the same commits.
 - Jena climate: no hash is confirmed (two copies found online disagree), so none is pinned;
-  its 15-column header is checked instead.
+  its 15-column header is checked instead, and a download is parsed in full by the reader that
+  loads it (`weather.jena_problem`) before it is kept.
 """
 
 from __future__ import annotations
@@ -45,10 +48,18 @@ class DataFile:
     header: tuple[str, ...] | None = None  # the columns a csv must have (checked when no hash is pinned)
     note: str = ""
     aliases: tuple[str, ...] = field(default=())
+    # "module:function" that reads a file in full and says what is wrong with it (None: nothing);
+    # an unpinned download is kept only when this finds nothing wrong
+    parse_check: str | None = None
 
     @property
     def pinned(self) -> bool:
         return all(v.sha256 for v in self.variants)
+
+    @property
+    def remote_name(self) -> str:
+        """The file name `url` ends in: what a mirror serves (`pollution.csv` for the Beijing file)."""
+        return self.url.rsplit("/", 1)[-1]
 
     def variant(self, filename: str) -> FileVariant:
         for v in self.variants:
@@ -121,8 +132,9 @@ _FILES = [
         KERAS + "jena_climate_2009_2016.csv.zip",
         (FileVariant("jena_climate_2009_2016.csv"),), FileVariant("jena_climate_2009_2016.csv.zip"),
         "jena_climate_2009_2016.csv", unpack="zip", header=JENA_COLUMNS,
-        note="No sha256 is pinned: no canonical hash could be confirmed. Its header is checked instead.",
-        aliases=("jena_climate_2009_2016.csv.zip",)),
+        note="No sha256 is pinned: no canonical hash could be confirmed. Its header is checked instead, "
+             "and a download is read in full before it is kept.",
+        aliases=("jena_climate_2009_2016.csv.zip",), parse_check="lstmkit.data.weather:jena_problem"),
 ]
 
 REGISTRY: dict[str, DataFile] = {f.name: f for f in _FILES}

@@ -34,21 +34,29 @@ WIND_DIRECTIONS = ("NE", "NW", "SE", "cv")
 _BEIJING_NUMBERS = ("pm2.5", "DEWP", "TEMP", "PRES", "Iws", "Is", "Ir")
 
 
-def _read_csv(file: Path, header: tuple[str, ...], what: str) -> list[list[str]]:
-    """The rows of a csv (gzipped when its name ends in .gz) after checking its header."""
+_CSV_ERRORS = (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError, csv.Error)
+
+
+def _csv_rows(file: Path, header: tuple[str, ...]) -> list[list[str]]:
+    """The rows of a csv (gzipped when its name ends in .gz) after checking its header; raises one of `_CSV_ERRORS`."""
     opener = gzip.open if file.name.endswith(".gz") else open
+    with opener(file, "rt", encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f)
+        found = tuple(next(reader, ()))
+        if found != header:
+            raise ValueError(f"its columns are {list(found)}, not the expected {list(header)}")
+        rows = [r for r in reader if r]
+    for n, r in enumerate(rows, start=2):
+        if len(r) != len(header):
+            raise ValueError(f"line {n} has {len(r)} fields, not {len(header)}")
+    return rows
+
+
+def _read_csv(file: Path, header: tuple[str, ...], what: str) -> list[list[str]]:
+    """`_csv_rows`, with a DataError that says what to do when the file cannot be read."""
     try:
-        with opener(file, "rt", encoding="utf-8-sig", newline="") as f:
-            reader = csv.reader(f)
-            found = tuple(next(reader, ()))
-            if found != header:
-                raise ValueError(f"its columns are {list(found)}, not the expected {list(header)}")
-            rows = [r for r in reader if r]
-        for n, r in enumerate(rows, start=2):
-            if len(r) != len(header):
-                raise ValueError(f"line {n} has {len(r)} fields, not {len(header)}")
-        return rows
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError, csv.Error) as e:
+        return _csv_rows(file, header)
+    except _CSV_ERRORS as e:
         raise DataError(f"{file} cannot be read as the {what} ({type(e).__name__}: {e}). If it is a data file "
                         f"lstmkit found, delete it and run `lstmkit data fetch {file.name}`, or put a good copy "
                         "there by hand.") from None
@@ -101,16 +109,34 @@ def load_jena(path: str | Path | None = None, clean: bool = True) -> Table:
     """The Jena climate record (14 columns every 10 minutes, 2009-2016) as a Table.
 
     Found in `$LSTMKIT_DATA_DIR` or the cache, else downloaded from Keras' address (no sha256 is
-    pinned for it; its header is checked).
+    pinned for it; its header is checked, and a download is read in full by `jena_problem`).
     """
     file = locate("jena_climate_2009_2016.csv") if path is None else Path(path)
     rows = _read_csv(file, JENA_COLUMNS, "Jena climate record")
-    try:  # "01.01.2009 00:10:00" -> "2009-01-01T00:10:00"
-        times = np.array([f"{d[6:10]}-{d[3:5]}-{d[0:2]}T{d[11:19]}" for d in (r[0] for r in rows)],
-                         dtype="datetime64[s]")
-        values = np.array([r[1:] for r in rows], dtype=np.float64)  # (N, 14)
+    try:
+        return _jena_table(rows, clean)
     except ValueError as e:
         raise DataError(f"{file} cannot be read as the Jena climate record (ValueError: {e}).") from None
+
+
+def jena_problem(path: Path) -> str | None:
+    """What is wrong with `path` as the Jena climate record, read in full as `load_jena` reads it; None: nothing.
+
+    The registry's parse check for the Jena file, which has no pinned sha256: a download is kept
+    only when this finds nothing wrong.
+    """
+    try:
+        _jena_table(_csv_rows(path, JENA_COLUMNS), clean=False)
+    except _CSV_ERRORS as e:
+        return f"it cannot be read as the Jena climate record ({type(e).__name__}: {e})"
+    return None
+
+
+def _jena_table(rows: list[list[str]], clean: bool) -> Table:
+    """The Table of the Jena rows (header checked, every row of 15 fields); raises ValueError."""
+    # "01.01.2009 00:10:00" -> "2009-01-01T00:10:00"
+    times = np.array([f"{d[6:10]}-{d[3:5]}-{d[0:2]}T{d[11:19]}" for d in (r[0] for r in rows)], dtype="datetime64[s]")
+    values = np.array([r[1:] for r in rows], dtype=np.float64)  # (N, 14)
     if clean:
         for name in ("wv (m/s)", "max. wv (m/s)"):
             col = values[:, JENA_COLUMNS.index(name) - 1]
