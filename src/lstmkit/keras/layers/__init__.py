@@ -2,11 +2,17 @@
 
 from lstmkit.keras.layers.conv import (
     AveragePooling1D,
+    AveragePooling2D,
     Conv1D,
+    Conv2D,
     GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
     GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
     MaxPooling1D,
+    MaxPooling2D,
 )
+from lstmkit.keras.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D
 from lstmkit.keras.layers.core import (
     Activation,
     Dense,
@@ -33,6 +39,11 @@ MaxPool1D = MaxPooling1D
 AvgPool1D = AveragePooling1D
 GlobalMaxPool1D = GlobalMaxPooling1D
 GlobalAvgPool1D = GlobalAveragePooling1D
+Convolution2D = Conv2D
+MaxPool2D = MaxPooling2D
+AvgPool2D = AveragePooling2D
+GlobalMaxPool2D = GlobalMaxPooling2D
+GlobalAvgPool2D = GlobalAveragePooling2D
 
 __all__ = [
     "GRU",
@@ -42,21 +53,31 @@ __all__ = [
     "Add",
     "Average",
     "AveragePooling1D",
+    "AveragePooling2D",
     "AvgPool1D",
+    "AvgPool2D",
     "BatchNormalization",
     "Bidirectional",
     "Concatenate",
     "Conv1D",
+    "Conv2D",
+    "ConvLSTM1D",
+    "ConvLSTM2D",
     "Convolution1D",
+    "Convolution2D",
     "Dense",
     "Dropout",
     "Embedding",
     "Flatten",
     "GRUCell",
     "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
     "GlobalAvgPool1D",
+    "GlobalAvgPool2D",
     "GlobalMaxPool1D",
+    "GlobalMaxPool2D",
     "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
     "Input",
     "InputLayer",
     "LSTMCell",
@@ -65,7 +86,9 @@ __all__ = [
     "LayerNormalization",
     "Masking",
     "MaxPool1D",
+    "MaxPool2D",
     "MaxPooling1D",
+    "MaxPooling2D",
     "Maximum",
     "Minimum",
     "Multiply",
