@@ -285,12 +285,14 @@ _X, _W_IH, _W_HH, _B_IH, _B_HH, _H0, _C0 = range(7)
 def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
     (x, weight_ih, weight_hh, b_ih, b_hh, h0, c0, mask, in_mask, rec_mask, kind, reverse, act, rec_act,
      zero_output, reset_after, training, impl) = inputs
-    if not training:
-        raise RuntimeError("internal error: lstmkit::cpu_recurrence ran without its training buffers "
-                           "but a gradient is required")
     ctx.set_materialize_grads(False)
-    ctx.mark_non_differentiable(*output[3:])
+    # the buffers, and cN where the recurrence has none (an empty stand-in)
+    ctx.mark_non_differentiable(*output[3:], *(() if kind == "lstm" else (output[2],)))
+    # without the training buffers (under torch.func) the backward recomputes through the reference
+    ctx.has_buffers = bool(training)
     ctx.save_for_backward(x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, *output[3:], b_ih, b_hh)
+    if _under_torch_func():  # the primals of a forward-mode transform
+        ctx.save_for_forward(x, weight_ih, weight_hh, b_ih, b_hh, h0, c0, mask, in_mask, rec_mask)
     ctx.cfg = (kind, reverse, act, rec_act, zero_output, reset_after, impl)
 
 
@@ -303,7 +305,9 @@ def _gradients(backward_op: Callable[..., tuple[Tensor, ...]], ctx: Any, dY: Opt
                dcN: OptTensor) -> tuple[OptTensor, ...]:
     need = ctx.needs_input_grad
     x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, *saved, b_ih, b_hh = ctx.saved_tensors
-    if torch.is_grad_enabled():  # backward(create_graph=True): the gradients must be differentiable in turn
+    if torch.is_grad_enabled() or not ctx.has_buffers or _under_torch_func() or _legacy_batched(dY, dhN, dcN):
+        # backward(create_graph=True), or a torch.func transform: the gradients must be differentiable
+        # in turn (and, under vmap, batchable), which the fused backward kernel is not
         return _differentiable_gradients(ctx, dY, dhN, dcN, (x, weight_ih, weight_hh, b_ih, b_hh, h0, c0),
                                          (mask, in_mask, rec_mask))
     need_weights = any(need[i] for i in (_W_IH, _W_HH, _B_IH, _B_HH))
@@ -314,56 +318,166 @@ def _gradients(backward_op: Callable[..., tuple[Tensor, ...]], ctx: Any, dY: Opt
     return (*(g if need[i] else None for i, g in enumerate(grads)), *(None,) * 11)
 
 
-def _differentiable_gradients(ctx: Any, dY: OptTensor, dhN: OptTensor, dcN: OptTensor,
-                              inputs: tuple[OptTensor, ...], masks: tuple[OptTensor, ...]) -> tuple[OptTensor, ...]:
-    """The gradients as a graph autograd can differentiate again (gradient penalties, meta-learning):
-    the reference recurrence, the same equations, recomputed from the saved inputs and differentiated
-    with create_graph. The fused backward is a kernel without a derivative of its own; silently
-    returning its result here would give a second-order gradient of zero."""
+def _reference_function(cfg: tuple[Any, ...], masks: tuple[OptTensor, ...]) -> Callable[..., tuple[Tensor, ...]]:
+    """The recurrence as a function of (x, W_ih, W_hh, b_ih, b_hh, h0, c0), through the reference:
+    the same equations in torch operations, which autograd and every torch.func transform can
+    differentiate and batch."""
     from lstmkit.ops import reference
 
-    kind, reverse, act, rec_act, zero_output, reset_after, _ = ctx.cfg
-    x, w_ih, w_hh, b_ih, b_hh, h0, c0 = inputs
+    kind, reverse, act, rec_act, zero_output, reset_after, _ = cfg
     mask, in_mask, rec_mask = masks
-    assert x is not None and w_ih is not None and w_hh is not None and h0 is not None
-    call = RecurrenceCall(kind, x, w_ih, w_hh, b_ih, b_hh, h0=h0, c0=c0 if kind == "lstm" else None,
-                          mask=None if mask is None else mask.bool(), reverse=reverse, activation=act,
-                          recurrent_activation=rec_act, reset_after=reset_after, input_dropout_mask=in_mask,
-                          recurrent_dropout_mask=rec_mask, zero_output_for_mask=zero_output)
-    with torch.enable_grad():
-        outputs = reference.run(call)
-    pairs = [(o, g) for o, g in zip(outputs, (dY, dhN, dcN)) if g is not None]
+
+    def run(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: OptTensor, b_hh: OptTensor, h0: Tensor, c0: OptTensor
+            ) -> tuple[Tensor, ...]:
+        call = RecurrenceCall(kind, x, w_ih, w_hh, b_ih, b_hh, h0=h0, c0=c0 if kind == "lstm" else None,
+                              mask=None if mask is None else mask.bool(), reverse=reverse, activation=act,
+                              recurrent_activation=rec_act, reset_after=reset_after, input_dropout_mask=in_mask,
+                              recurrent_dropout_mask=rec_mask, zero_output_for_mask=zero_output)
+        return tuple(reference.run(call))
+    return run
+
+
+def _differentiable_gradients(ctx: Any, dY: OptTensor, dhN: OptTensor, dcN: OptTensor,
+                              inputs: tuple[OptTensor, ...], masks: tuple[OptTensor, ...]) -> tuple[OptTensor, ...]:
+    """The gradients as a graph autograd can differentiate again (gradient penalties, meta-learning)
+    and torch.func can transform: the reference recurrence, the same equations, recomputed from the
+    saved inputs and differentiated. The fused backward is a kernel without a derivative of its own;
+    silently returning its result here would give a second-order gradient of zero."""
+    run = _reference_function(ctx.cfg, masks)
     need = ctx.needs_input_grad
-    wanted = [(i, t) for i, t in enumerate(inputs) if need[i] and t is not None]
-    found = torch.autograd.grad([o for o, _ in pairs], [t for _, t in wanted], [g for _, g in pairs],
-                                create_graph=True, allow_unused=True) if pairs and wanted else ()
+    wanted = [i for i, t in enumerate(inputs) if need[i] and t is not None]
+    wanted_tensors = [t for i, t in enumerate(inputs) if i in wanted and t is not None]
     grads: list[OptTensor] = [None] * len(inputs)
-    for (i, t), g in zip(wanted, found):
+    cotangents = (dY, dhN, dcN)
+    if not wanted or all(g is None for g in cotangents):
+        return (*grads, *(None,) * 11)
+    if _under_torch_func():  # a vjp at a level of its own, composable with the transforms around it
+        def of_wanted(*ts: Tensor) -> tuple[Tensor, ...]:
+            args: list[OptTensor] = list(inputs)
+            for i, t in zip(wanted, ts):
+                args[i] = t
+            return run(*args)
+        outputs, vjp_fn = torch.func.vjp(of_wanted, *wanted_tensors)[:2]
+        found = vjp_fn(tuple(torch.zeros_like(o) if g is None else g for o, g in zip(outputs, cotangents)))
+    else:
+        with torch.enable_grad():
+            outputs = run(*inputs)
+        pairs = [(o, g) for o, g in zip(outputs, cotangents) if g is not None]
+        found = torch.autograd.grad([o for o, _ in pairs], wanted_tensors, [g for _, g in pairs],
+                                    create_graph=True, allow_unused=True)
+    for i, g in zip(wanted, found):
+        t = inputs[i]
+        assert t is not None
         grads[i] = torch.zeros_like(t) if g is None else g
     return (*grads, *(None,) * 11)
+
+
+def _jvp(ctx: Any, *tangents: Any) -> tuple[OptTensor, ...]:
+    """Forward mode (torch.func.jvp, jacfwd): the reference's jvp at the saved primals."""
+    x, w_ih, w_hh, b_ih, b_hh, h0, c0, mask, in_mask, rec_mask = ctx.saved_tensors
+    primals = (x, w_ih, w_hh, b_ih, b_hh, h0, c0)
+    run = _reference_function(ctx.cfg, (mask, in_mask, rec_mask))
+    live = [i for i, p in enumerate(primals) if p is not None]
+
+    def of_live(*ts: Tensor) -> tuple[Tensor, ...]:
+        args: list[OptTensor] = list(primals)
+        for i, t in zip(live, ts):
+            args[i] = t
+        return run(*args)
+    live_primals = tuple(primals[i] for i in live)
+    tans = tuple(torch.zeros_like(p) if tangents[i] is None else tangents[i] for i, p in zip(live, live_primals))
+    out_tangents: tuple[Tensor, ...] = torch.func.jvp(of_live, live_primals, tans)[1]
+    tY, thN, *rest = out_tangents
+    return (tY, thN, rest[0] if rest else None, *(None,) * len(_SAVED))
 
 
 recurrence_op.register_autograd(_backward, setup_context=_setup_context)
 
 
-class _EagerRecurrence(torch.autograd.Function):
-    """The same two ops' implementations and autograd formula, called directly in eager mode.
+def _legacy_batched(*ts: OptTensor) -> bool:
+    """Whether autograd's own vmap (torch.autograd.grad(is_grads_batched=True)) batches these
+    gradients: tensors without storage for the kernel, run through the reference instead."""
+    return any(t is not None and torch._C._functorch.is_legacy_batchedtensor(t) for t in ts)
 
-    Why: the dispatcher and custom_op's autograd wrapper cost about 115 µs per call with gradients
-    and 37 µs without (an LSTM at B=1, T=100, H=8 on the 2-core Xeon: 172 µs through the op
-    against 58 µs for the kernel itself). torch.compile, torch.export and torch.jit.trace
-    always see the op (`CpuBackend.run`)."""
+
+class _Recurrence(torch.autograd.Function):
+    """The same two ops' implementations and autograd formula, called directly in eager mode, with
+    a vmap rule for torch.func.
+
+    Why not the op: the dispatcher and custom_op's autograd wrapper cost about 115 µs per call with
+    gradients and 37 µs without (an LSTM at B=1, T=100, H=8 on the 2-core Xeon: 172 µs through the op
+    against 58 µs for the kernel itself), and custom_op's autograd does not compose with torch.func.
+    torch.compile, torch.export and torch.jit.trace always see the op (`CpuBackend.run`).
+
+    Under torch.func (grad, vjp, jacrev, vmap, and their compositions) the forward runs the kernel on
+    the unwrapped tensors and the backward recomputes through the reference recurrence, whose torch
+    operations every transform can differentiate and batch again."""
 
     @staticmethod
-    def forward(ctx: Any, *inputs: Any) -> tuple[Tensor, ...]:
-        outputs = _recurrence(*inputs)
-        _setup_context(ctx, inputs, outputs)
-        return outputs
+    def forward(*inputs: Any) -> tuple[Tensor, ...]:
+        return _recurrence(*inputs)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
+        _setup_context(ctx, inputs, output)
 
     @staticmethod
     def backward(ctx: Any, dY: OptTensor, dhN: OptTensor, dcN: OptTensor, *_saved_grads: OptTensor
                  ) -> tuple[OptTensor, ...]:
         return _gradients(_recurrence_backward, ctx, dY, dhN, dcN)
+
+    @staticmethod
+    def jvp(ctx: Any, *tangents: Any) -> tuple[OptTensor, ...]:
+        return _jvp(ctx, *tangents)
+
+    @staticmethod
+    def vmap(info: Any, in_dims: tuple[int | None, ...], *inputs: Any) -> tuple[tuple[Tensor, ...], tuple[Any, ...]]:
+        return _vmap_recurrence(info.batch_size, in_dims, inputs)
+
+
+# Positions in recurrence_op's inputs of the per-sequence tensors (batch first) and of the weights.
+_PER_SEQUENCE = (_X, _H0, _C0, 7, 8, 9)  # x, h0, c0, mask, in_mask, rec_mask
+_WEIGHTS = (_W_IH, _W_HH, _B_IH, _B_HH)
+
+
+def _vmap_recurrence(N: int, in_dims: tuple[int | None, ...], inputs: tuple[Any, ...]
+                     ) -> tuple[tuple[Tensor, ...], tuple[Any, ...]]:
+    """torch.vmap over the recurrence. With the weights shared, the N mapped problems of batch B are
+    one problem of batch N*B (one kernel call); with mapped weights (an ensemble), one call each."""
+    if all(in_dims[i] is None for i in _WEIGHTS):
+        folded = list(inputs)
+        for i in _PER_SEQUENCE:
+            t, d = inputs[i], in_dims[i]
+            if t is None:
+                continue
+            t = t.unsqueeze(0).expand(N, *t.shape) if d is None else t.movedim(d, 0)
+            folded[i] = t.reshape(N * t.shape[1], *t.shape[2:])
+        B = folded[_X].shape[0] // N
+        outputs = _Recurrence.apply(*folded)
+        out: list[Tensor] = []
+        dims: list[int | None] = []
+        for k, o in enumerate(outputs):
+            if o.numel() == 0 and o.dim() == 1:  # an absent output
+                out.append(o)
+                dims.append(None)
+            elif k < 3:  # Y (N*B, T, H), hN and cN (N*B, H)
+                out.append(o.view(N, B, *o.shape[1:]))
+                dims.append(0)
+            else:  # the time-major buffers (T, N*B, width)
+                out.append(o.view(o.shape[0], N, B, *o.shape[2:]))
+                dims.append(1)
+        return tuple(out), tuple(dims)
+    per_item = []
+    for n in range(N):
+        args = [t if d is None or t is None else t.select(d, n) for t, d in zip(inputs, in_dims)]
+        per_item.append(_Recurrence.apply(*args))
+    return tuple(torch.stack(outs) for outs in zip(*per_item)), (0,) * len(per_item[0])
+
+
+def _under_torch_func() -> bool:
+    """Whether a torch.func transform (grad, vmap, jacrev, ...) is active: its wrapped tensors have no
+    storage for the kernel, and the op's autograd and vmap rules unwrap them level by level."""
+    return torch._C._functorch.maybe_current_level() is not None
 
 
 class CpuBackend:
@@ -400,8 +514,10 @@ class CpuBackend:
                   act, rec_act, call.zero_output_for_mask, call.kind == "gru" and call.reset_after, training, impl)
         if torch.compiler.is_compiling() or torch.jit.is_tracing():
             Y, hN, cN, *_ = recurrence_op(*inputs)
+        elif _under_torch_func():  # no buffers: the backward recomputes through the reference
+            Y, hN, cN, *_ = _Recurrence.apply(*inputs[:-2], False, impl)
         elif training:
-            Y, hN, cN, *_ = _EagerRecurrence.apply(*inputs)
+            Y, hN, cN, *_ = _Recurrence.apply(*inputs)
         else:
             Y, hN, cN, *_ = _recurrence(*inputs)
         return (Y, hN, cN) if call.kind == "lstm" else (Y, hN)
