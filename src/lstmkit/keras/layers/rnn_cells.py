@@ -398,8 +398,9 @@ def step(cell: Any, x: torch.Tensor, states: list[torch.Tensor], training: bool
     if isinstance(cell, Layer) and not cell.built:
         cell._maybe_build((x.shape[0], x.shape[-1]), device=x.device)
     takes_training = "training" in _parameters(type(cell).call)
-    arg: Any = states if len(states) != 1 or isinstance(cell.state_size, (list, tuple)) else states[0]
-    out = cell.call(x, arg, training=training) if takes_training else cell.call(x, arg)
+    # a list even for one state, as Keras passes it: a cell that reads `states[0]` must get (B, U), not row 0
+    states = list(states)
+    out = cell.call(x, states, training=training) if takes_training else cell.call(x, states)
     if not isinstance(out, (list, tuple)) or len(out) != 2:
         raise ValueError(f"{type(cell).__name__}.call must return (output, new_states), got {type(out).__name__}")
     output, new = out
