@@ -135,6 +135,11 @@ class Layer(nn.Module):
         if "build" in cls.__dict__:  # as Keras: a layer built by hand is built (its weights made once)
             cls.build = _marks_built(cls.__dict__["build"])  # type: ignore[method-assign]
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
+        layer = super().__new__(cls)
+        layer.__dict__["_init_args"] = (args, kwargs)  # for the config of a subclass without get_config (Keras')
+        return layer
+
     def __init__(
         self,
         *,
@@ -542,7 +547,29 @@ class Layer(nn.Module):
             config["batch_input_shape"] = list(self._batch_input_shape)
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = regularizers_mod.serialize(self.activity_regularizer)
+        if type(self).get_config is Layer.get_config:  # a user's layer without get_config: Keras' automatic config
+            config = {**self._constructor_arguments(), **config}
         return config
+
+    def _constructor_arguments(self) -> dict[str, Any]:
+        """The arguments the layer was made with, by name, when all are plain values (numbers, strings, None and
+        lists, tuples or dicts of them), as Keras records them; else none (the config is then the base one)."""
+        args, kwargs = self.__dict__.get("_init_args", ((), {}))
+        try:
+            bound = inspect.signature(type(self).__init__).bind(self, *args, **kwargs)
+        except TypeError:
+            return {}
+        out: dict[str, Any] = {}
+        for i, (key, param) in enumerate(inspect.signature(type(self).__init__).parameters.items()):
+            if i == 0 or key not in bound.arguments:
+                continue
+            if param.kind is inspect.Parameter.VAR_POSITIONAL:
+                return {}  # positional extras have no names to write
+            if param.kind is inspect.Parameter.VAR_KEYWORD:
+                out.update(bound.arguments[key])
+            else:
+                out[key] = bound.arguments[key]
+        return out if all(_plain(v) for v in out.values()) else {}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
@@ -610,6 +637,16 @@ def _warn_mask_dropped(layer: Layer) -> None:
             "masking; downstream layers will not see the mask (as in Keras)",
             stacklevel=3,
         )
+
+
+def _plain(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
 
 
 def _is_shape(s: Any) -> bool:
