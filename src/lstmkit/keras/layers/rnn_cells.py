@@ -332,12 +332,16 @@ class StackedRNNCells(Layer):
         """Each cell's state size, in order (Keras: `[[4, 4], 3]` for an LSTMCell(4) and a GRUCell(3))."""
         return [cell.state_size for cell in self.cells]
 
-    def group(self, states: list[Any]) -> list[list[Any]]:
-        """A flat list of every cell's states (or their shapes) as one list per cell, as Keras returns them."""
+    def group(self, states: list[Any]) -> list[Any]:
+        """A flat list of every cell's states (or their shapes) as one entry per cell, as Keras returns them: a
+        list, or the state itself for a cell whose one state Keras starts bare (an int state_size and no
+        get_initial_state, as a user's cell often has)."""
         out, i = [], 0
         for cell in self.cells:
             n = len(state_sizes(cell))
-            out.append(list(states[i : i + n]))
+            bare = n == 1 and isinstance(cell.state_size, int) and not callable(getattr(cell, "get_initial_state",
+                                                                                        None))
+            out.append(states[i] if bare else list(states[i : i + n]))
             i += n
         return out
 
