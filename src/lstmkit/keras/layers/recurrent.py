@@ -295,8 +295,13 @@ class _CellLayer(RNN):
     def __init__(self, cell_kwargs: dict[str, Any], layer_kwargs: dict[str, Any]) -> None:
         cell = self.cell_class(**cell_kwargs, name=self.cell_name, trainable=layer_kwargs.get("trainable", True))
         activity_regularizer = layer_kwargs.pop("activity_regularizer", None)
-        layer_kwargs.pop("use_cudnn", None)  # Keras' choice of kernel; lstmkit.ops picks its own
+        has_cudnn = "use_cudnn" in layer_kwargs  # LSTM and GRU take it, SimpleRNN does not (as in Keras)
+        use_cudnn = layer_kwargs.pop("use_cudnn", None)
+        if has_cudnn and use_cudnn not in ("auto", True, False):
+            raise ValueError(f"use_cudnn must be 'auto', True or False, got use_cudnn={use_cudnn!r}")
         super().__init__(cell, activity_regularizer=activity_regularizer, **layer_kwargs)
+        if has_cudnn:  # kept (not in the config) for Keras programs; lstmkit.ops picks its own kernel
+            self.use_cudnn = use_cudnn
 
     def __getattr__(self, name: str) -> Any:
         if name in _CELL_OPTIONS and "cell" in self.__dict__.get("_modules", {}):

@@ -56,6 +56,8 @@ class Bidirectional(Layer):
                 raise ValueError(f"Bidirectional: the forward and backward layers must agree on {attr}")
         for sub in (self.forward_layer, self.backward_layer):
             sub.zero_output_for_mask = sub.return_sequences  # Keras forces this on both
+            if hasattr(layer, "use_cudnn"):  # not in the config; Keras copies it onto both
+                sub.use_cudnn = layer.use_cudnn
         if layer._batch_input_shape is not None and self._batch_input_shape is None:
             self._batch_input_shape = layer._batch_input_shape
         self.merge_mode = merge_mode
