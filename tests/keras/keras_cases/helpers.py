@@ -41,7 +41,7 @@ def is_keras(K: Any) -> bool:
 
 def assert_allclose(actual: Any, expected: Any, atol: float = 1e-6, rtol: float = 1e-6) -> None:
     """Keras' assertAllClose: NumPy's allclose on the values, after converting tensors."""
-    np.testing.assert_allclose(to_numpy(actual), np.asarray(expected), atol=atol, rtol=rtol)
+    np.testing.assert_allclose(to_numpy(actual), to_numpy(expected), atol=atol, rtol=rtol)
 
 
 def all_layers(layer: Any) -> list[Any]:
