@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from lstmkit.keras.keras_tensor import Shape
-from lstmkit.keras.layers.layer import LAYER_CLASSES, Layer, fmt_shape
+from lstmkit.keras.layers.layer import LAYER_CLASSES, Layer, _call_arguments, fmt_shape
 from lstmkit.keras.layers.recurrent import RNN
 from lstmkit.keras.registry import resolve, to_config
 
@@ -187,10 +187,13 @@ class TimeDistributed(Layer):
         inner_mask = None
         if mask is not None:
             mask = torch.as_tensor(mask, device=inputs.device)
-            if tuple(mask.shape[:2]) != (B, T):
-                raise self._error(f"should be passed a mask of shape ({B}, {T}, ...) (batch, time), got "
-                                  f"{fmt_shape(tuple(mask.shape))}")
-            inner_mask = mask.reshape(B * T, *mask.shape[2:]) if mask.dim() > 2 else None  # a per-step mask
+            if mask.dim() < 2 or tuple(mask.shape[:2]) != (B, T):  # Keras' words, and the layer's name
+                raise self._error(f"The `mask` passed to the `TimeDistributed` layer has a shape "
+                                  f"{fmt_shape(tuple(mask.shape))} that is incompatible with the input shape "
+                                  f"{fmt_shape(tuple(inputs.shape))}: its first two dimensions (batch size and "
+                                  f"timesteps) must be ({B}, {T})")
+            if "mask" in _call_arguments(type(self.layer)):  # as Keras: each step's mask, to a layer that takes one
+                inner_mask = mask.reshape(B * T, *mask.shape[2:])  # (B*T, ...)
         y, _ = self.layer._call_internal(flat, mask=inner_mask, training=training)
         return y.reshape(B, T, *y.shape[1:])
 
