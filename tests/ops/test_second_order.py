@@ -68,3 +68,48 @@ def test_first_order_gradients_still_take_the_fused_backward(monkeypatch):
     out = lstmkit.ops.lstm(x, *w, mask=mask, backend="cpu")
     out[0].sum().backward()
     assert calls == [] and x.grad is not None
+
+
+def _penalty_with_options(kind, backend, x, w, mask, dm_x, dm_h, reset_after):
+    fn = getattr(lstmkit.ops, kind)
+    kw = {"reset_after": reset_after} if kind == "gru" else {}
+    out = fn(x, *w, mask=mask, backend=backend, input_dropout_mask=dm_x, recurrent_dropout_mask=dm_h,
+             zero_output_for_mask=True, **kw)
+    task = sum((o * (k + 1)).sum() for k, o in enumerate(out))
+    (dx,) = torch.autograd.grad(task, x, create_graph=True)
+    return torch.autograd.grad(task + (dx ** 2).sum(), [x, *w])
+
+
+@pytest.mark.parametrize("kind,reset_after", [("lstm", True), ("gru", True), ("gru", False), ("simple_rnn", True)],
+                         ids=["lstm", "gru", "gru-reset_before", "simple_rnn"])
+def test_a_gradient_penalty_on_the_triton_kernels_matches_the_reference(kind, reset_after, monkeypatch):
+    """The Triton backend (under the interpreter, float32: its kernels have no float64) routes
+    backward(create_graph=True) through the reference, dropout masks and padding included."""
+    pytest.importorskip("triton")
+    import lstmkit.ops.triton as triton_backend
+
+    if torch.cuda.is_available() or triton_backend._loaded_interpreted is False:
+        pytest.skip("the interpreter runs only where the kernels were not compiled in this process")
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    x64, w64, mask = make(kind)
+    x = x64.detach().float().requires_grad_()
+    w = [t.detach().float().requires_grad_() for t in w64]
+    g = torch.Generator().manual_seed(1)
+    dm_x = (torch.rand(x.shape[0], x.shape[2], generator=g) > 0.3).float() / 0.7
+    dm_h = (torch.rand(x.shape[0], 3, generator=g) > 0.3).float() / 0.7
+    expected = _penalty_with_options(kind, "reference", x, w, mask, dm_x, dm_h, reset_after)
+    got = _penalty_with_options(kind, "triton", x, w, mask, dm_x, dm_h, reset_after)
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_triton_refuses_torch_func_by_name_and_auto_runs_the_reference():
+    pytest.importorskip("triton")
+    from torch.func import grad
+
+    x, w, _ = make("lstm")
+    with pytest.raises(Exception, match="torch.func transforms"):
+        grad(lambda x: lstmkit.ops.lstm(x, *w, backend="triton")[0].sum())(x.detach())
+    g = grad(lambda x: lstmkit.ops.lstm(x, *w, backend="auto")[0].sum())(x.detach())
+    expected = torch.autograd.grad(lstmkit.ops.lstm(x, *w, backend="reference")[0].sum(), x)[0]
+    torch.testing.assert_close(g, expected, rtol=1e-12, atol=1e-12)

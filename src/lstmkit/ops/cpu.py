@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from lstmkit.ops import recompute
 from lstmkit.ops._cpu import build, loops
 from lstmkit.ops._cpu.loops import ACT_CODES, Run, req
 from lstmkit.ops._cpu.workspace import WORKSPACE
@@ -291,7 +292,7 @@ def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]
     # without the training buffers (under torch.func) the backward recomputes through the reference
     ctx.has_buffers = bool(training)
     ctx.save_for_backward(x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, *output[3:], b_ih, b_hh)
-    if _under_torch_func():  # the primals of a forward-mode transform
+    if recompute.under_torch_func():  # the primals of a forward-mode transform
         ctx.save_for_forward(x, weight_ih, weight_hh, b_ih, b_hh, h0, c0, mask, in_mask, rec_mask)
     ctx.cfg = (kind, reverse, act, rec_act, zero_output, reset_after, impl)
 
@@ -305,7 +306,7 @@ def _gradients(backward_op: Callable[..., tuple[Tensor, ...]], ctx: Any, dY: Opt
                dcN: OptTensor) -> tuple[OptTensor, ...]:
     need = ctx.needs_input_grad
     x, weight_ih, weight_hh, h0, c0, mask, in_mask, rec_mask, *saved, b_ih, b_hh = ctx.saved_tensors
-    if torch.is_grad_enabled() or not ctx.has_buffers or _under_torch_func() or _legacy_batched(dY, dhN, dcN):
+    if not ctx.has_buffers or recompute.needed(dY, dhN, dcN):
         # backward(create_graph=True), or a torch.func transform: the gradients must be differentiable
         # in turn (and, under vmap, batchable), which the fused backward kernel is not
         return _differentiable_gradients(ctx, dY, dhN, dcN, (x, weight_ih, weight_hh, b_ih, b_hh, h0, c0),
@@ -318,86 +319,31 @@ def _gradients(backward_op: Callable[..., tuple[Tensor, ...]], ctx: Any, dY: Opt
     return (*(g if need[i] else None for i, g in enumerate(grads)), *(None,) * 11)
 
 
-def _reference_function(cfg: tuple[Any, ...], masks: tuple[OptTensor, ...]) -> Callable[..., tuple[Tensor, ...]]:
-    """The recurrence as a function of (x, W_ih, W_hh, b_ih, b_hh, h0, c0), through the reference:
-    the same equations in torch operations, which autograd and every torch.func transform can
-    differentiate and batch."""
-    from lstmkit.ops import reference
-
-    kind, reverse, act, rec_act, zero_output, reset_after, _ = cfg
+def _reference(ctx: Any, masks: tuple[OptTensor, ...]) -> Callable[..., tuple[Tensor, ...]]:
+    kind, reverse, act, rec_act, zero_output, reset_after, _ = ctx.cfg
     mask, in_mask, rec_mask = masks
-
-    def run(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: OptTensor, b_hh: OptTensor, h0: Tensor, c0: OptTensor
-            ) -> tuple[Tensor, ...]:
-        call = RecurrenceCall(kind, x, w_ih, w_hh, b_ih, b_hh, h0=h0, c0=c0 if kind == "lstm" else None,
-                              mask=None if mask is None else mask.bool(), reverse=reverse, activation=act,
-                              recurrent_activation=rec_act, reset_after=reset_after, input_dropout_mask=in_mask,
-                              recurrent_dropout_mask=rec_mask, zero_output_for_mask=zero_output)
-        return tuple(reference.run(call))
-    return run
+    return recompute.reference_function(kind, reverse=reverse, activation=act, recurrent_activation=rec_act,
+                                        reset_after=reset_after, zero_output_for_mask=zero_output, mask=mask,
+                                        input_dropout_mask=in_mask, recurrent_dropout_mask=rec_mask)
 
 
 def _differentiable_gradients(ctx: Any, dY: OptTensor, dhN: OptTensor, dcN: OptTensor,
                               inputs: tuple[OptTensor, ...], masks: tuple[OptTensor, ...]) -> tuple[OptTensor, ...]:
-    """The gradients as a graph autograd can differentiate again (gradient penalties, meta-learning)
-    and torch.func can transform: the reference recurrence, the same equations, recomputed from the
-    saved inputs and differentiated. The fused backward is a kernel without a derivative of its own;
-    silently returning its result here would give a second-order gradient of zero."""
-    run = _reference_function(ctx.cfg, masks)
-    need = ctx.needs_input_grad
-    wanted = [i for i, t in enumerate(inputs) if need[i] and t is not None]
-    wanted_tensors = [t for i, t in enumerate(inputs) if i in wanted and t is not None]
-    grads: list[OptTensor] = [None] * len(inputs)
-    cotangents = (dY, dhN, dcN)
-    if not wanted or all(g is None for g in cotangents):
-        return (*grads, *(None,) * 11)
-    if _under_torch_func():  # a vjp at a level of its own, composable with the transforms around it
-        def of_wanted(*ts: Tensor) -> tuple[Tensor, ...]:
-            args: list[OptTensor] = list(inputs)
-            for i, t in zip(wanted, ts):
-                args[i] = t
-            return run(*args)
-        outputs, vjp_fn = torch.func.vjp(of_wanted, *wanted_tensors)[:2]
-        found = vjp_fn(tuple(torch.zeros_like(o) if g is None else g for o, g in zip(outputs, cotangents)))
-    else:
-        with torch.enable_grad():
-            outputs = run(*inputs)
-        pairs = [(o, g) for o, g in zip(outputs, cotangents) if g is not None]
-        found = torch.autograd.grad([o for o, _ in pairs], wanted_tensors, [g for _, g in pairs],
-                                    create_graph=True, allow_unused=True)
-    for i, g in zip(wanted, found):
-        t = inputs[i]
-        assert t is not None
-        grads[i] = torch.zeros_like(t) if g is None else g
+    """The gradients recomputed through the reference (`lstmkit.ops.recompute`): for
+    backward(create_graph=True), torch.func and autograd's batched gradients."""
+    grads = recompute.gradients(_reference(ctx, masks), inputs, ctx.needs_input_grad, (dY, dhN, dcN))
     return (*grads, *(None,) * 11)
 
 
 def _jvp(ctx: Any, *tangents: Any) -> tuple[OptTensor, ...]:
     """Forward mode (torch.func.jvp, jacfwd): the reference's jvp at the saved primals."""
     x, w_ih, w_hh, b_ih, b_hh, h0, c0, mask, in_mask, rec_mask = ctx.saved_tensors
-    primals = (x, w_ih, w_hh, b_ih, b_hh, h0, c0)
-    run = _reference_function(ctx.cfg, (mask, in_mask, rec_mask))
-    live = [i for i, p in enumerate(primals) if p is not None]
-
-    def of_live(*ts: Tensor) -> tuple[Tensor, ...]:
-        args: list[OptTensor] = list(primals)
-        for i, t in zip(live, ts):
-            args[i] = t
-        return run(*args)
-    live_primals = tuple(primals[i] for i in live)
-    tans = tuple(torch.zeros_like(p) if tangents[i] is None else tangents[i] for i, p in zip(live, live_primals))
-    out_tangents: tuple[Tensor, ...] = torch.func.jvp(of_live, live_primals, tans)[1]
-    tY, thN, *rest = out_tangents
+    tY, thN, *rest = recompute.jvp(_reference(ctx, (mask, in_mask, rec_mask)), (x, w_ih, w_hh, b_ih, b_hh, h0, c0),
+                                   tangents)
     return (tY, thN, rest[0] if rest else None, *(None,) * len(_SAVED))
 
 
 recurrence_op.register_autograd(_backward, setup_context=_setup_context)
-
-
-def _legacy_batched(*ts: OptTensor) -> bool:
-    """Whether autograd's own vmap (torch.autograd.grad(is_grads_batched=True)) batches these
-    gradients: tensors without storage for the kernel, run through the reference instead."""
-    return any(t is not None and torch._C._functorch.is_legacy_batchedtensor(t) for t in ts)
 
 
 class _Recurrence(torch.autograd.Function):
@@ -474,12 +420,6 @@ def _vmap_recurrence(N: int, in_dims: tuple[int | None, ...], inputs: tuple[Any,
     return tuple(torch.stack(outs) for outs in zip(*per_item)), (0,) * len(per_item[0])
 
 
-def _under_torch_func() -> bool:
-    """Whether a torch.func transform (grad, vmap, jacrev, ...) is active: its wrapped tensors have no
-    storage for the kernel, and the op's autograd and vmap rules unwrap them level by level."""
-    return torch._C._functorch.maybe_current_level() is not None
-
-
 class CpuBackend:
     """The fused CPU loops: float32 and float64 on the CPU, named activations, no projection."""
 
@@ -514,7 +454,7 @@ class CpuBackend:
                   act, rec_act, call.zero_output_for_mask, call.kind == "gru" and call.reset_after, training, impl)
         if torch.compiler.is_compiling() or torch.jit.is_tracing():
             Y, hN, cN, *_ = recurrence_op(*inputs)
-        elif _under_torch_func():  # no buffers: the backward recomputes through the reference
+        elif recompute.under_torch_func():  # no buffers: the backward recomputes through the reference
             Y, hN, cN, *_ = _Recurrence.apply(*inputs[:-2], False, impl)
         elif training:
             Y, hN, cN, *_ = _Recurrence.apply(*inputs)

@@ -19,6 +19,7 @@ from types import ModuleType
 
 import torch
 
+from lstmkit.ops import recompute
 from lstmkit.ops.call import Outputs, RecurrenceCall
 from lstmkit.ops.triton._host import SUPPORTED_DTYPES, fits_on_chip, interpreting
 
@@ -51,6 +52,9 @@ class TritonBackend:
     def supports(self, call: RecurrenceCall) -> str | None:
         if not _HAVE_TRITON:
             return "triton is not installed"
+        if recompute.under_torch_func():
+            return ("under torch.func transforms (grad, vmap, jacrev, ...) its kernels have no vmap rule; "
+                    "backend='auto' runs them on the reference")
         x = call.x
         if x.dtype not in SUPPORTED_DTYPES:
             return f"it runs float32, bfloat16 and float16 only, and the input is {x.dtype}"

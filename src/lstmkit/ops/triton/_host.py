@@ -25,6 +25,9 @@ from typing import Any
 
 import torch
 
+from lstmkit.ops import recompute
+from lstmkit.ops.call import Kind
+
 ACT_CODES = {"tanh": 0, "sigmoid": 1, "hard_sigmoid": 2, "relu": 3, "linear": 4}
 SUPPORTED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
@@ -206,3 +209,16 @@ def cast_all(dtype: torch.dtype | None, *tensors: torch.Tensor | None) -> list[t
 def autocast_off(x: torch.Tensor) -> Iterator[None]:
     with torch.autocast(device_type=x.device.type, enabled=False):
         yield
+
+
+_ACT_NAMES = {code: name for name, code in ACT_CODES.items()}
+
+
+def reference_function(kind: Kind, reverse: bool, act: int, ract: int, reset_after: bool, zero_out: bool,
+                       mask: torch.Tensor | None, dm_x: torch.Tensor | None, dm_h: torch.Tensor | None) -> Any:
+    """A kernel Function's recurrence through the reference, for the gradients its backward kernels
+    cannot give (create_graph, torch.func, batched gradients): see `lstmkit.ops.recompute`."""
+    return recompute.reference_function(
+        kind, reverse=reverse, activation=_ACT_NAMES[act], recurrent_activation=_ACT_NAMES[ract],
+        reset_after=reset_after, zero_output_for_mask=zero_out, mask=mask, input_dropout_mask=dm_x,
+        recurrent_dropout_mask=dm_h)

@@ -18,6 +18,7 @@ import torch
 import triton
 import triton.language as tl
 
+from lstmkit.ops import recompute
 from lstmkit.ops.activations import activation_name
 from lstmkit.ops.call import Outputs, RecurrenceCall
 from lstmkit.ops.triton import _host
@@ -339,13 +340,19 @@ class _GRUFunction(torch.autograd.Function):
         out, hn, (hs, gates) = _gru_forward(x_in, weight_ih, weight_hh, bias_ih, bias_hh, h0, mask, dm_h,
                                             reverse, reset_after, act, ract, zero_out, save)
         if save:
-            ctx.save_for_backward(x_in, weight_ih, weight_hh, hs, gates, mask, dm_x, dm_h)
+            ctx.save_for_backward(x_in, weight_ih, weight_hh, hs, gates, mask, dm_x, dm_h, x, bias_ih, bias_hh, h0)
         ctx.cfg = (reverse, reset_after, act, ract, zero_out, bias_ih is not None, bias_hh is not None)
         return out, hn.to(x.dtype)
 
     @staticmethod
     def backward(ctx, d_out, d_hn):
-        x_in, weight_ih, weight_hh, hs, gates, mask, dm_x, dm_h = ctx.saved_tensors
+        x_in, weight_ih, weight_hh, hs, gates, mask, dm_x, dm_h, x, bias_ih, bias_hh, h0 = ctx.saved_tensors
+        if recompute.needed(d_out, d_hn):  # create_graph, torch.func, batched gradients
+            reverse, reset_after, act, ract, zero_out, *_ = ctx.cfg
+            run = _host.reference_function("gru", reverse, act, ract, reset_after, zero_out, mask, dm_x, dm_h)
+            grads = recompute.gradients(run, (x, weight_ih, weight_hh, bias_ih, bias_hh, h0, None),
+                                        (*ctx.needs_input_grad[:6], False), (d_out, d_hn))
+            return (*grads[:6], *(None,) * 8)
         reverse, reset_after, act, ract, zero_out, has_b_ih, has_b_hh = ctx.cfg
         need = ctx.needs_input_grad
         H = weight_hh.shape[1]

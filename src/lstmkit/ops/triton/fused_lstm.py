@@ -20,6 +20,7 @@ import torch
 import triton
 import triton.language as tl
 
+from lstmkit.ops import recompute
 from lstmkit.ops.activations import activation_name
 from lstmkit.ops.call import Outputs, RecurrenceCall
 from lstmkit.ops.triton import _host
@@ -335,13 +336,20 @@ class _LSTMFunction(torch.autograd.Function):
             x_in, weight_ih, weight_hh, _host.sum_biases(bias_ih, bias_hh), h0, c0, mask, dm_h,
             reverse, act, ract, zero_out, save)
         if save:
-            ctx.save_for_backward(x_in, weight_ih, weight_hh, hs, cs, gates, mask, dm_x, dm_h)
+            ctx.save_for_backward(x_in, weight_ih, weight_hh, hs, cs, gates, mask, dm_x, dm_h, x, bias_ih, bias_hh,
+                                  h0, c0)
         ctx.cfg = (reverse, act, ract, zero_out, bias_ih is not None, bias_hh is not None)
         return out, hn.to(x.dtype), cn.to(x.dtype)
 
     @staticmethod
     def backward(ctx, d_out, d_hn, d_cn):
-        x_in, weight_ih, weight_hh, hs, cs, gates, mask, dm_x, dm_h = ctx.saved_tensors
+        x_in, weight_ih, weight_hh, hs, cs, gates, mask, dm_x, dm_h, x, bias_ih, bias_hh, h0, c0 = ctx.saved_tensors
+        if recompute.needed(d_out, d_hn, d_cn):  # create_graph, torch.func, batched gradients
+            reverse, act, ract, zero_out, *_ = ctx.cfg
+            run = _host.reference_function("lstm", reverse, act, ract, True, zero_out, mask, dm_x, dm_h)
+            grads = recompute.gradients(run, (x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0),
+                                        ctx.needs_input_grad[:7], (d_out, d_hn, d_cn))
+            return (*grads, *(None,) * 7)
         reverse, act, ract, zero_out, has_b_ih, has_b_hh = ctx.cfg
         need = ctx.needs_input_grad
         dg, dh0, dc0 = _lstm_backward(d_out, d_hn, d_cn, weight_hh, mask, dm_h, gates, cs, reverse, act, ract, zero_out)

@@ -15,6 +15,7 @@ import torch
 import triton
 import triton.language as tl
 
+from lstmkit.ops import recompute
 from lstmkit.ops.activations import activation_name
 from lstmkit.ops.call import Outputs, RecurrenceCall
 from lstmkit.ops.triton import _host
@@ -231,13 +232,20 @@ class _SimpleRNNFunction(torch.autograd.Function):
         out, hn, (hs, y) = _rnn_forward(x_in, weight_ih, weight_hh, _host.sum_biases(bias_ih, bias_hh), h0, mask,
                                         dm_h, reverse, act, zero_out, save)
         if save:
-            ctx.save_for_backward(x_in, weight_ih, weight_hh, hs, y, mask, dm_x, dm_h)
+            ctx.save_for_backward(x_in, weight_ih, weight_hh, hs, y, mask, dm_x, dm_h, x, bias_ih, bias_hh, h0)
         ctx.cfg = (reverse, act, zero_out, bias_ih is not None, bias_hh is not None)
         return out, hn.to(x.dtype)
 
     @staticmethod
     def backward(ctx, d_out, d_hn):
-        x_in, weight_ih, weight_hh, hs, y, mask, dm_x, dm_h = ctx.saved_tensors
+        x_in, weight_ih, weight_hh, hs, y, mask, dm_x, dm_h, x, bias_ih, bias_hh, h0 = ctx.saved_tensors
+        if recompute.needed(d_out, d_hn):  # create_graph, torch.func, batched gradients
+            reverse, act, zero_out, *_ = ctx.cfg
+            run = _host.reference_function("simple_rnn", reverse, act, _host.ACT_CODES["sigmoid"], True, zero_out,
+                                           mask, dm_x, dm_h)
+            grads = recompute.gradients(run, (x, weight_ih, weight_hh, bias_ih, bias_hh, h0, None),
+                                        (*ctx.needs_input_grad[:6], False), (d_out, d_hn))
+            return (*grads[:6], *(None,) * 6)
         reverse, act, zero_out, has_b_ih, has_b_hh = ctx.cfg
         need = ctx.needs_input_grad
         dg, dh0 = _rnn_backward(d_out, d_hn, weight_hh, mask, dm_h, y, reverse, act, zero_out)
