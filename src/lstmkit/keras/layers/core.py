@@ -77,7 +77,7 @@ class Embedding(Layer):
             raise ValueError("Embedding(lora_rank=...) is not supported")
         for arg, v in (("input_dim", input_dim), ("output_dim", output_dim)):
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise ValueError(f"Embedding: {arg} must be a positive integer, got {v!r}")
+                raise ValueError(f"Embedding: `{arg}` must be a positive integer, got {arg}={v!r}")
         if input_length is not None and "input_shape" not in kwargs and "batch_input_shape" not in kwargs:
             kwargs["input_shape"] = (input_length,)  # Keras 2's argument: the sequence length
         super().__init__(**kwargs)
