@@ -573,7 +573,10 @@ class Layer(nn.Module):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
-        return cls(**config)
+        try:
+            return cls(**config)
+        except Exception as e:  # Keras' rule: any failure to rebuild a layer from its config is a TypeError
+            raise TypeError(f"Error when deserializing class '{cls.__name__}' using config={config}: {e}") from e
 
     @property
     def output_shape(self) -> Any:
@@ -615,6 +618,9 @@ def _marks_built(build: Any) -> Any:
 
     wrapper._marks_built = True  # type: ignore[attr-defined]
     return wrapper
+
+
+Layer.build = _marks_built(Layer.build)  # type: ignore[method-assign]  (a layer without weights: build() too)
 
 
 _CALL_ARGS: dict[type, frozenset[str]] = {}
