@@ -1,6 +1,6 @@
 """`lstmkit.keras`: Keras' API on lstmkit's recurrences, so a Keras program runs with `keras` replaced by
 `lstmkit.keras` in its imports. Modules as in Keras: layers, models, datasets, preprocessing, utils,
-optimizers, losses, metrics, callbacks, activations, initializers, regularizers, constraints."""
+optimizers, losses, metrics, callbacks, activations, initializers, regularizers, constraints, ops, random."""
 
 from lstmkit.keras import (
     activations,
@@ -13,8 +13,10 @@ from lstmkit.keras import (
     metrics,
     mixed_precision,
     models,
+    ops,
     optimizers,
     preprocessing,
+    random,
     regularizers,
     saving,
     utils,
@@ -24,6 +26,6 @@ from lstmkit.keras.models import Model, Sequential, load_model
 
 __all__ = [
     "Input", "Layer", "Model", "Sequential", "activations", "callbacks", "constraints", "datasets", "initializers",
-    "layers", "load_model", "losses", "metrics", "mixed_precision", "models", "optimizers", "preprocessing",
-    "regularizers", "saving", "utils",
+    "layers", "load_model", "losses", "metrics", "mixed_precision", "models", "ops", "optimizers", "preprocessing",
+    "random", "regularizers", "saving", "utils",
 ]

@@ -10,6 +10,7 @@ and `model.summary()` counts each weight once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -164,3 +165,39 @@ for _op in ("add", "radd", "sub", "rsub", "mul", "rmul", "truediv", "rtruediv", 
     setattr(Variable, f"__{_op}__", _binary(f"__{_op}__"))
 for _op in ("neg", "pos", "abs", "invert"):
     setattr(Variable, f"__{_op}__", (lambda n: lambda self: getattr(self.value, n)())(f"__{_op}__"))
+
+
+@dataclass
+class _Spec:
+    """What a Variable reads from a WeightSpec, for one that belongs to no layer."""
+
+    name: str
+    trainable: bool
+    regularizer: Any = None
+    constraint: Any = None
+
+
+class _Holder:
+    """The owner of a Variable outside any layer (a SeedGenerator's state): it holds the tensor itself."""
+
+    trainable = True
+
+    def __init__(self, path: str, value: torch.Tensor) -> None:
+        self.path = path
+        self._value = value
+
+    def _variable_value(self, spec: _Spec) -> torch.Tensor:
+        return self._value
+
+    def _set_variable_trainable(self, spec: _Spec, value: bool) -> None:
+        spec.trainable = value
+        if self._value.is_floating_point():
+            self._value.requires_grad_(value)
+
+
+def standalone_variable(value: torch.Tensor, name: str, owner: str, trainable: bool = False) -> Variable:
+    """A Variable that belongs to no layer, named `owner/name` (Keras' path of a SeedGenerator's
+    `seed_generator/seed_generator_state`)."""
+    if trainable and value.is_floating_point():
+        value = value.requires_grad_(True)
+    return Variable(_Holder(owner, value), _Spec(name, trainable))  # type: ignore[arg-type]  # duck-typed: no layer
