@@ -39,3 +39,10 @@ class RunInterrupted(LstmkitError):
     @property
     def signal_name(self) -> str:
         return signal.Signals(self.signum).name
+
+
+class ShapeError(LstmkitError, ValueError, RuntimeError):
+    """A tensor of the wrong shape or size given to a torch.nn drop-in: a ValueError as lstmkit
+    raises elsewhere, and a RuntimeError as torch.nn raises for the same mistake, with torch's own
+    phrase in the message, so code written against torch (`except RuntimeError`, assertRaisesRegex)
+    keeps working."""

@@ -108,7 +108,7 @@ def test_triton_refuses_torch_func_by_name_and_auto_runs_the_reference():
     from torch.func import grad
 
     x, w, _ = make("lstm")
-    with pytest.raises(Exception, match="torch.func transforms"):
+    with pytest.raises(Exception, match=r"torch\.func transforms"):
         grad(lambda x: lstmkit.ops.lstm(x, *w, backend="triton")[0].sum())(x.detach())
     g = grad(lambda x: lstmkit.ops.lstm(x, *w, backend="auto")[0].sum())(x.detach())
     expected = torch.autograd.grad(lstmkit.ops.lstm(x, *w, backend="reference")[0].sum(), x)[0]

@@ -1,16 +1,21 @@
 """`LSTM`, `GRU` and `RNN`: drop-in replacements for their `torch.nn` namesakes, on `lstmkit.ops`.
 
-Same constructor arguments, parameter names and shapes (`weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`,
-`bias_hh_l0`, `*_reverse`, `weight_hr_l0`), call signature and return values as torch's, so
-`load_state_dict` works both ways. What torch lacks comes as keyword-only extras: `backend=`,
-`recurrent_dropout=`, activations, `reset_after=` (GRU), and `mask=` / `lengths=` at call time.
+Each subclasses `torch.nn.RNNBase`, whose constructor makes the parameters (the same names, shapes,
+initialisation, `_flat_weights`, `all_weights`, argument checks and repr as torch's modules), and
+replaces its forward. Not `torch.nn.LSTM`/`GRU`/`RNN` themselves: torch.compile (Dynamo) refuses any
+instance of those three ("Attempted to wrap RNN, GRU, or LSTM") unless a process-wide experimental
+flag is set, and compiling lstmkit's modules with fullgraph=True matters more than `isinstance`
+against the leaf classes; `isinstance(m, torch.nn.RNNBase)` holds. Same call
+signature and return values as torch's, so `load_state_dict` works both ways. What torch lacks
+comes as keyword-only extras: `backend=`, `recurrent_dropout=`, activations, `reset_after=` (GRU),
+and `mask=` / `lengths=` at call time. Shape errors are `lstmkit.errors.ShapeError`, both a
+ValueError and torch's RuntimeError, with torch's phrase.
 
 Dimensions: B batch, T time, I input features, H hidden units, P projection, L layers, D directions.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import torch
@@ -18,12 +23,11 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from lstmkit import ops
+from lstmkit.errors import ShapeError
 from lstmkit.ops.activations import Activation
 from lstmkit.ops.checks import normalize_mask, quiet_under_jit_trace
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
-
-_GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 
 
 class LayerWeights(NamedTuple):
@@ -36,99 +40,46 @@ class LayerWeights(NamedTuple):
     weight_hr: torch.Tensor | None
 
 
-class _RNNBase(nn.Module):
-    """Stacked, optionally bidirectional recurrence; one `lstmkit.ops` call per layer and direction."""
+class _Extras:
+    """What lstmkit adds to a torch.nn recurrent module: a forward on `lstmkit.ops`, its keywords."""
 
-    mode: str = ""
+    _kind: str = ""  # "LSTM", "GRU" or "RNN"
+    # set by torch's constructor
+    input_size: int
+    hidden_size: int
+    num_layers: int
+    bias: bool
+    batch_first: bool
+    dropout: float
+    bidirectional: bool
+    proj_size: int
+    training: bool
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        proj_size: int = 0,
-        device: Any = None,
-        dtype: torch.dtype | None = None,
-        *,
-        backend: str = "auto",
-        recurrent_dropout: float = 0.0,
-        activation: str | Activation = "tanh",
-        recurrent_activation: str | Activation = "sigmoid",
-    ) -> None:
-        super().__init__()
-        for name, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(proj_size, int) or proj_size < 0:
-            raise ValueError(f"proj_size must be a non-negative integer, got {proj_size!r}")
-        if proj_size >= hidden_size:
-            raise ValueError(f"proj_size must be smaller than hidden_size ({hidden_size}), got {proj_size}")
-        if proj_size and self.mode != "LSTM":
-            raise ValueError("proj_size is only supported by LSTM")
-        if not 0.0 <= float(dropout) <= 1.0:  # torch's range: 1 zeroes the input of the next layer
-            raise ValueError(f"dropout must be a probability in [0, 1], got {dropout}")
+    def _set_extras(self, backend: str, recurrent_dropout: float, activation: str | Activation,
+                    recurrent_activation: str | Activation) -> None:
         if not 0.0 <= float(recurrent_dropout) < 1.0:  # a state multiplied by 0 / (1 - 1) at every step
             raise ValueError(f"recurrent_dropout must be in [0, 1) (1 would drop the whole state at every step), "
                              f"got {recurrent_dropout}")
-        self.input_size = input_size
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.bias = bias
-        self.batch_first = batch_first
-        self.dropout = float(dropout)
-        self.bidirectional = bidirectional
-        self.proj_size = proj_size
         self.backend = backend
         self.recurrent_dropout = float(recurrent_dropout)
         self.activation = activation
         self.recurrent_activation = recurrent_activation
-        factory = {"device": device, "dtype": dtype}
-        G, H, D = _GATES[self.mode], hidden_size, 2 if bidirectional else 1
-        Hr = proj_size or hidden_size  # the size of h, the recurrent state
-        self._flat_weights_names: list[str] = []
-        for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else Hr * D
-            for direction in range(D):
-                sfx = f"_l{layer}" + ("_reverse" if direction else "")
-                shapes: list[tuple[str, tuple[int, ...]]] = [
-                    (f"weight_ih{sfx}", (G * H, layer_input)), (f"weight_hh{sfx}", (G * H, Hr))]
-                if bias:
-                    shapes += [(f"bias_ih{sfx}", (G * H,)), (f"bias_hh{sfx}", (G * H,))]
-                if proj_size:
-                    shapes.append((f"weight_hr{sfx}", (proj_size, H)))
-                for name, shape in shapes:
-                    self.register_parameter(name, nn.Parameter(torch.empty(shape, **factory)))
-                    self._flat_weights_names.append(name)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """torch's initialisation: every parameter from U(-1/sqrt(H), 1/sqrt(H))."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            nn.init.uniform_(p, -bound, bound)
 
     def flatten_parameters(self) -> None:
         """Accepted for drop-in compatibility; lstmkit keeps no flat cuDNN buffer."""
 
-    @property
-    def all_weights(self) -> list[list[nn.Parameter]]:
-        per = len(self._flat_weights_names) // (self.num_layers * (2 if self.bidirectional else 1))
-        names = self._flat_weights_names
-        return [[getattr(self, n) for n in names[i : i + per]] for i in range(0, len(names), per)]
+    def __prepare_scriptable__(self) -> nn.Module:
+        """torch.jit.script: a clear error. TorchScript cannot compile lstmkit's forward (keyword-only
+        arguments, a dispatch in Python), and in torch 2.13 scripting torch.nn's own LSTM/GRU/RNN ends
+        in "'RecursiveScriptModule' object has no attribute 'forward'", so there is no twin to hand
+        it either."""
+        raise RuntimeError(
+            f"torch.jit.script cannot compile lstmkit.nn.{type(self).__name__} (TorchScript is deprecated and cannot "
+            "compile its forward). Use torch.export.export or torch.compile, which keep lstmkit's ops and a dynamic "
+            "sequence length; torch.jit.trace works on the CPU backend")
 
     def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.proj_size:
-            s += f", proj_size={self.proj_size}"
-        if self.num_layers != 1:
-            s += f", num_layers={self.num_layers}"
-        for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0), ("bidirectional", False)):
-            if getattr(self, name) != default:
-                s += f", {name}={getattr(self, name)}"
+        s = nn.RNNBase.extra_repr(self)  # type: ignore[arg-type]
         if self.recurrent_dropout:
             s += f", recurrent_dropout={self.recurrent_dropout}"
         if self.backend != "auto":
@@ -147,11 +98,12 @@ class _RNNBase(nn.Module):
         return LayerWeights(getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx),
                             *(getattr(self, n + sfx, None) for n in ("bias_ih", "bias_hh", "weight_hr")))
 
-    def _check_state(self, s: Any, shape: tuple[int, ...], name: str, x: torch.Tensor) -> torch.Tensor:
+    def _check_state(self, s: Any, shape: tuple[int, ...], name: str, phrase: str, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(s, torch.Tensor):
             raise ValueError(f"{name} must be a tensor of shape {shape}, got {type(s).__name__}")
         if tuple(s.shape) != shape:
-            raise ValueError(f"{name} must have shape {shape} (layers*directions, batch, size), got {tuple(s.shape)}")
+            raise ShapeError(f"{phrase.format(shape, list(s.shape))}: {name} must be (layers*directions, batch, size) "
+                             f"= {shape}")
         if s.dtype != x.dtype or s.device != x.device:
             raise ValueError(
                 f"{name} has dtype {s.dtype} on {s.device} but the input has dtype {x.dtype} on {x.device}"
@@ -184,18 +136,23 @@ class _RNNBase(nn.Module):
             if not isinstance(input, torch.Tensor):
                 raise ValueError(f"input must be a tensor or a PackedSequence, got {type(input).__name__}")
             if input.dim() not in (2, 3):
-                raise ValueError(
-                    f"{type(self).__name__}: expected input of rank 3 ((T, B, I), or (B, T, I) with batch_first) "
-                    f"or rank 2 (unbatched (T, I)), got shape {tuple(input.shape)}"
+                raise ShapeError(
+                    f"{self._kind}: Expected input to be 2D or 3D, got {input.dim()}D instead: "
+                    f"{type(self).__name__} takes (T, B, I), or (B, T, I) with batch_first, or unbatched (T, I); "
+                    f"got shape {tuple(input.shape)}"
                 )
             batched = input.dim() == 3
             x = input if not batched else (input if self.batch_first else input.transpose(0, 1))
             if not batched:
                 x = x.unsqueeze(0)  # (1, T, I)
         if x.shape[-1] != self.input_size:
-            raise ValueError(
-                f"{type(self).__name__}: input size mismatch: expected {self.input_size} features, got {x.shape[-1]}"
+            raise ShapeError(
+                f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got {x.shape[-1]}: "
+                f"{type(self).__name__} was made for {self.input_size} features per step"
             )
+        if x.shape[1] == 0:
+            raise ShapeError(f"Expected sequence length to be larger than 0 in RNN: {type(self).__name__} got an "
+                             f"input of shape {tuple(input.shape)} with no time step")  # type: ignore[union-attr]
         B = x.shape[0]
         D = 2 if self.bidirectional else 1
         Hr = self.proj_size or self.hidden_size
@@ -247,7 +204,7 @@ class _RNNBase(nn.Module):
         self, hx: State | None, B: int, D: int, Hr: int, x: torch.Tensor, batched: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         LD = self.num_layers * D
-        is_lstm = self.mode == "LSTM"
+        is_lstm = self._kind == "LSTM"
         if hx is None:
             h0 = x.new_zeros(LD, B, Hr)
             return h0, (x.new_zeros(LD, B, self.hidden_size) if is_lstm else None)
@@ -257,25 +214,62 @@ class _RNNBase(nn.Module):
             h0, c0 = hx
         else:
             if not isinstance(hx, torch.Tensor):
-                raise ValueError(f"{self.mode} expects hx as a tensor, got {type(hx).__name__}")
+                raise ValueError(f"{self._kind} expects hx as a tensor, got {type(hx).__name__}")
             h0, c0 = hx, None
-        lead = (LD, B) if batched else (LD,)
-        h0 = self._check_state(h0, (*lead, Hr), "h_0", x)
-        if c0 is not None:
-            c0 = self._check_state(c0, (*lead, self.hidden_size), "c_0", x)
+        want = 3 if batched else 2
+        given = [s for s in (h0, c0) if s is not None]
+        if all(isinstance(s, torch.Tensor) for s in given) and any(s.dim() != want for s in given):
+            form = "batched 3-D" if batched else "unbatched 2-D"
+            if is_lstm:
+                phrase = (f"For {form} input, hx and cx should also be {want}-D but got "
+                          f"({h0.dim()}-D, {c0.dim()}-D) tensors")  # type: ignore[union-attr]
+            else:
+                phrase = f"For {form} input, hx should also be {want}-D but got {h0.dim()}-D tensor"
+            raise ShapeError(f"{phrase}: the state of {form} input is "
+                             f"({'layers*directions, batch, size' if batched else 'layers*directions, size'}), "
+                             f"got {' and '.join(str(tuple(s.shape)) for s in given)}")
         if not batched:
             h0 = h0.unsqueeze(1)
             c0 = c0.unsqueeze(1) if c0 is not None else None
+        phrase = "Expected hidden[0] size {}, got {}" if is_lstm else "Expected hidden size {}, got {}"
+        h0 = self._check_state(h0, (LD, B, Hr), "h_0", phrase, x)
+        if c0 is not None:
+            c0 = self._check_state(c0, (LD, B, self.hidden_size), "c_0", "Expected hidden[1] size {}, got {}", x)
         return h0, c0
 
 
-class LSTM(_RNNBase):
+_PROJ_SIZE_ERROR = "proj_size argument is only supported for LSTM, not RNN or GRU"  # torch's words
+
+
+class LSTM(_Extras, nn.RNNBase):
     """Drop-in `torch.nn.LSTM` (gates i, f, g, o; equations in `lstmkit.ops.reference.lstm`).
 
     Keyword-only extras: `backend`, `recurrent_dropout`, `activation`, `recurrent_activation`.
     """
 
-    mode = "LSTM"
+    _kind = "LSTM"
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device: Any = None,
+        dtype: torch.dtype | None = None,
+        *,
+        backend: str = "auto",
+        recurrent_dropout: float = 0.0,
+        activation: str | Activation = "tanh",
+        recurrent_activation: str | Activation = "sigmoid",
+    ) -> None:
+        nn.RNNBase.__init__(self, "LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                            bidirectional, proj_size, device, dtype)
+        self._set_extras(backend, recurrent_dropout, activation, recurrent_activation)
 
     def _run(
         self, x: torch.Tensor, w: LayerWeights, h0: torch.Tensor, c0: torch.Tensor | None,
@@ -289,14 +283,14 @@ class LSTM(_RNNBase):
         )
 
 
-class GRU(_RNNBase):
+class GRU(_Extras, nn.RNNBase):
     """Drop-in `torch.nn.GRU` (gates r, z, n; equations in `lstmkit.ops.reference.gru`).
 
     Keyword-only extras: `backend`, `recurrent_dropout`, `activation`, `recurrent_activation`, and
     `reset_after` (True: PyTorch's equation; False: Cho et al.'s, reset applied before the matmul).
     """
 
-    mode = "GRU"
+    _kind = "GRU"
 
     def __init__(
         self,
@@ -315,13 +309,16 @@ class GRU(_RNNBase):
         recurrent_dropout: float = 0.0,
         activation: str | Activation = "tanh",
         recurrent_activation: str | Activation = "sigmoid",
+        **unexpected: Any,
     ) -> None:
+        if "proj_size" in unexpected:
+            raise ValueError(_PROJ_SIZE_ERROR)
+        if unexpected:
+            raise TypeError(f"GRU.__init__() got an unexpected keyword argument {next(iter(unexpected))!r}")
+        nn.RNNBase.__init__(self, "GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                            bidirectional, device=device, dtype=dtype)
         self.reset_after = reset_after
-        super().__init__(
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, device, dtype,
-            backend=backend, recurrent_dropout=recurrent_dropout, activation=activation,
-            recurrent_activation=recurrent_activation,
-        )
+        self._set_extras(backend, recurrent_dropout, activation, recurrent_activation)
 
     def _run(
         self, x: torch.Tensor, w: LayerWeights, h0: torch.Tensor, c0: torch.Tensor | None,
@@ -336,13 +333,13 @@ class GRU(_RNNBase):
         return out, h, None
 
 
-class RNN(_RNNBase):
+class RNN(_Extras, nn.RNNBase):
     """Drop-in `torch.nn.RNN` (Elman; `nonlinearity` "tanh" or "relu").
 
     Keyword-only extras: `backend`, `recurrent_dropout`.
     """
 
-    mode = "RNN"
+    _kind = "RNN"
 
     def __init__(
         self,
@@ -359,14 +356,18 @@ class RNN(_RNNBase):
         *,
         backend: str = "auto",
         recurrent_dropout: float = 0.0,
+        **unexpected: Any,
     ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        if "proj_size" in unexpected:
+            raise ValueError(_PROJ_SIZE_ERROR)
+        if unexpected:
+            raise TypeError(f"RNN.__init__() got an unexpected keyword argument {next(iter(unexpected))!r}")
+        if nonlinearity not in ("tanh", "relu"):  # torch's words
+            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+        nn.RNNBase.__init__(self, "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size,
+                            num_layers, bias, batch_first, dropout, bidirectional, device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
-        super().__init__(
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, device, dtype,
-            backend=backend, recurrent_dropout=recurrent_dropout, activation=nonlinearity,
-        )
+        self._set_extras(backend, recurrent_dropout, nonlinearity, "sigmoid")
 
     def _run(
         self, x: torch.Tensor, w: LayerWeights, h0: torch.Tensor, c0: torch.Tensor | None,
