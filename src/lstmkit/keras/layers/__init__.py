@@ -28,10 +28,12 @@ from lstmkit.keras.layers.core import (
     SpatialDropout1D,
 )
 from lstmkit.keras.layers.layer import Layer
+from lstmkit.keras.layers.lookup import IntegerLookup, StringLookup
 from lstmkit.keras.layers.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from lstmkit.keras.layers.normalization import BatchNormalization, LayerNormalization
 from lstmkit.keras.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from lstmkit.keras.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from lstmkit.keras.layers.text_vectorization import TextVectorization
 from lstmkit.keras.layers.wrappers import Bidirectional, TimeDistributed
 
 Convolution1D = Conv1D
@@ -80,6 +82,7 @@ __all__ = [
     "GlobalMaxPooling2D",
     "Input",
     "InputLayer",
+    "IntegerLookup",
     "LSTMCell",
     "Lambda",
     "Layer",
@@ -98,6 +101,8 @@ __all__ = [
     "SimpleRNNCell",
     "SpatialDropout1D",
     "StackedRNNCells",
+    "StringLookup",
     "Subtract",
+    "TextVectorization",
     "TimeDistributed",
 ]
