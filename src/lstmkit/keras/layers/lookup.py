@@ -81,6 +81,25 @@ def string_array(data: Any, encoding: str, caller: str) -> np.ndarray:
     return out.reshape(()) if scalar else out
 
 
+def as_text(data: Any) -> np.ndarray | None:
+    """`data` as a NumPy object array of str when it is text (a str, lists of str, an array of str or bytes),
+    else None: how models tell raw text, which only a string layer takes, from numbers."""
+    if isinstance(data, (str, bytes)):
+        return np.array(data.decode() if isinstance(data, bytes) else data, dtype=object)
+    if isinstance(data, np.ndarray):
+        if data.dtype.kind in "US" or (data.dtype.kind == "O" and data.size and \
+                all(isinstance(v, (str, bytes)) for v in data.reshape(-1))):
+            return string_array(data, "utf-8", "text input")
+        return None
+    if isinstance(data, (list, tuple)) and data:
+        first: Any = data
+        while isinstance(first, (list, tuple)) and first:
+            first = first[0]
+        if isinstance(first, (str, bytes)):
+            return string_array(data, "utf-8", "text input")
+    return None
+
+
 def integer_array(data: Any, caller: str) -> np.ndarray:
     """Integers (a list, a NumPy array or a torch tensor) as an int64 NumPy array; floats and strings refused."""
     if isinstance(data, torch.Tensor):
@@ -467,6 +486,7 @@ class StringLookup(IndexLookup):
     is `[1, 0]` (0 is the OOV index). Keras' defaults: one OOV index, "[UNK]", no mask token."""
 
     _kind = "string"
+    _takes_text = True  # models hand it raw strings (see Sequential / Functional)
 
     def __init__(self, max_tokens: int | None = None, num_oov_indices: int = 1, mask_token: str | None = None,
                  oov_token: str = "[UNK]", vocabulary: Any = None, idf_weights: Any = None, invert: bool = False,

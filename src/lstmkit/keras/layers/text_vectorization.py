@@ -69,6 +69,8 @@ class TextVectorization(Layer):
     `vectorizer(texts)` gives int64 indices; usable alone (`ds.map(lambda x, y: (vectorizer(x), y))`) or as
     the first layer of a model fed with string arrays."""
 
+    _takes_text = True  # models hand it raw strings (see Sequential / Functional)
+
     def __init__(self, max_tokens: int | None = None, standardize: Any = "lower_and_strip_punctuation",
                  split: Any = "whitespace", ngrams: int | tuple[int, ...] | None = None, output_mode: str = "int",
                  output_sequence_length: int | None = None, pad_to_max_tokens: bool = False,

@@ -17,6 +17,7 @@ from torch import nn
 from lstmkit.keras.keras_tensor import KerasTensor, Node, flatten, map_structure
 from lstmkit.keras.layers.core import InputLayer
 from lstmkit.keras.layers.layer import Layer, fmt_shape, to_tensor, training_mode
+from lstmkit.keras.layers.lookup import as_text
 from lstmkit.keras.layers.wrappers import layer_from_config, layer_to_config
 from lstmkit.keras.models.model import Model
 
@@ -108,7 +109,9 @@ class Functional(Model, functional_api=True):
         values = flatten(inputs) if len(self._input_tensors) > 1 else [inputs]
         if len(values) != len(self._input_tensors):
             raise ValueError(f"Model '{self.name}' takes {len(self._input_tensors)} inputs, got {len(values)}")
-        values = [to_tensor(v) for v in values]
+        # a "string" Input keeps its text as a NumPy array for the TextVectorization / StringLookup it feeds
+        values = [text if kt.dtype == "string" and (text := as_text(v)) is not None else to_tensor(v)
+                  for kt, v in zip(self._input_tensors, values)]
         self._check_inputs(values)
         masks = flatten(mask) if isinstance(mask, (list, tuple)) else [mask] * len(values)
         known: dict[int, tuple[Any, Any]] = {id(kt): (v, m) for kt, v, m in zip(self._input_tensors, values, masks)}

@@ -9,6 +9,7 @@ from torch import nn
 from lstmkit.keras.keras_tensor import KerasTensor
 from lstmkit.keras.layers.core import InputLayer
 from lstmkit.keras.layers.layer import Layer, fmt_shape, to_tensor, training_mode
+from lstmkit.keras.layers.lookup import as_text
 from lstmkit.keras.layers.wrappers import layer_from_config, layer_to_config
 from lstmkit.keras.models.model import Model
 
@@ -111,8 +112,13 @@ class Sequential(Model):
 
     def _call_internal(self, inputs: Any, *args: Any, mask: Any = None, training: bool | None = None,
                        **kwargs: Any) -> tuple[Any, Any]:
-        x = to_tensor(inputs)
-        if not self.built:
+        text = as_text(inputs) if getattr(self._stack[0] if len(self._stack) else None, "_takes_text", False) \
+            else None
+        x: Any = to_tensor(inputs) if text is None else text
+        if text is not None:  # raw strings for a first TextVectorization / StringLookup: no tensor made of them
+            if not self.built:
+                self.build((None, *text.shape[1:]))
+        elif not self.built:
             self.build((None, *tuple(x.shape[1:])))
             self.to(x.device)
         elif self._build_input_shape is not None:
