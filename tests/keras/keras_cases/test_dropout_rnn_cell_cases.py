@@ -2,13 +2,10 @@
 fixture): a user's cell that mixes in DropoutRNNCell (get_dropout_mask / get_recurrent_dropout_mask) and tracks a
 SeedGenerator, whose state is the layer's one non-trainable variable.
 
-Both cases are xfail on lstmkit: it has no DropoutRNNCell mixin (its built-in cells draw their masks internally) and
-its layers track no non-trainable variables. Left out: the mixed_float16 half of test_basics (Keras runs it only
+On lstmkit the mixin is `lstmkit.keras.layers.DropoutRNNCell` (Keras keeps it out of `keras.layers`). Left out: the mixed_float16 half of test_basics (Keras runs it only
 with CUDA)."""
 
 from functools import cache
-
-import pytest
 
 from tests.keras.keras_cases.helpers import is_keras, run_layer_test
 
@@ -55,21 +52,13 @@ def cell_with_dropout(K):
     return RNNCellWithDropout
 
 
-def xfail_on_lstmkit(K, request):
-    if not is_keras(K):
-        request.applymarker(pytest.mark.xfail(strict=True, raises=NoDropoutRNNCell, reason=(
-            "lstmkit.keras has no DropoutRNNCell mixin (nor non-trainable variables for a SeedGenerator's state)")))
-
-
-def test_seed_tracking(K, request):
-    xfail_on_lstmkit(K, request)
+def test_seed_tracking(K):
     cell = cell_with_dropout(K)(3, seed=1337)
     assert len(cell.non_trainable_variables) == 1
     assert len(K.layers.RNN(cell).non_trainable_variables) == 1
 
 
-def test_basics(K, request):
-    xfail_on_lstmkit(K, request)
+def test_basics(K):
     cell_class = cell_with_dropout(K)
     run_layer_test(K, K.layers.RNN, {"cell": cell_class(5, seed=1337)}, input_shape=(3, 2, 4),
                    call_kwargs={"training": True}, expected_output_shape=(3, 5), expected_num_trainable_weights=2,

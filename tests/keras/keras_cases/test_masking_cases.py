@@ -2,16 +2,11 @@
 on lstmkit.keras (the `K` fixture)."""
 
 import numpy as np
-import pytest
 
-from tests.keras.keras_cases.helpers import assert_allclose, is_keras, run_layer_test
+from tests.keras.keras_cases.helpers import assert_allclose, run_layer_test
 
 
-def test_masking_basics(K, request):
-    if not is_keras(K):
-        request.applymarker(pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-            "an lstmkit layer is built at its first call, even one without weights and without a build() of its "
-            "own; Keras builds those when they are made")))
+def test_masking_basics(K):
     run_layer_test(K, K.layers.Masking, {"mask_value": 0.0}, input_shape=(2, 3, 2), expected_output_shape=(2, 3, 2),
                    expected_num_trainable_weights=0, expected_num_non_trainable_weights=0,
                    expected_num_seed_generators=0, expected_num_losses=0, supports_masking=True,

@@ -4,7 +4,7 @@ Keras and on lstmkit.keras (the `K` fixture). Each sub-case of a Keras test is o
 import numpy as np
 import pytest
 
-from tests.keras.keras_cases.helpers import RandomStateMismatch, assert_allclose, is_keras, run_layer_test
+from tests.keras.keras_cases.helpers import assert_allclose, run_layer_test
 
 
 def constant_rnn(K, units, **options):
@@ -20,12 +20,8 @@ def units(rows, n):
 
 
 @pytest.mark.parametrize("case", ["dropout", "regularizers"])
-def test_basics(K, case, request):
-    if case == "dropout":
-        if not is_keras(K):  # Keras counts the cell's seed generator, whose state is a non-trainable variable
-            request.applymarker(pytest.mark.xfail(strict=True, raises=RandomStateMismatch, reason=(
-                "lstmkit layers have no non_trainable_variables (nor seed generators): a cell's dropout draws from "
-                "a torch.Generator that is not a Keras variable")))
+def test_basics(K, case):
+    if case == "dropout":  # the cell's seed generator: its state is the one non-trainable variable
         run_layer_test(K, K.layers.SimpleRNN, {"units": 3, "dropout": 0.5, "recurrent_dropout": 0.5},
                        input_shape=(3, 2, 4), call_kwargs={"training": True}, expected_output_shape=(3, 3),
                        expected_num_trainable_weights=3, expected_num_non_trainable_weights=0,

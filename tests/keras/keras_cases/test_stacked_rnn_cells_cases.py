@@ -6,11 +6,7 @@ import numpy as np
 import pytest
 
 from tests.keras.keras_cases.cells import custom_objects, toy_cells
-from tests.keras.keras_cases.helpers import RandomStateMismatch, assert_allclose, is_keras, run_layer_test
-
-NO_SEED_GENERATORS = pytest.mark.xfail(strict=True, raises=RandomStateMismatch, reason=(
-    "lstmkit cells have no Keras SeedGenerator (Keras counts one per cell with dropout); lstmkit's dropout draws "
-    "from a torch.Generator that layers do not track"))
+from tests.keras.keras_cases.helpers import assert_allclose, run_layer_test
 
 BASICS = {  # cell kind, RNN kwargs, output shape, trainable weights, seed generators
     "one-state": ("one", {}, (2, 5), 6, 0),
@@ -32,10 +28,8 @@ def three_cells(K, kind):
 
 
 @pytest.mark.parametrize("case", list(BASICS))
-def test_basics(K, case, request):
+def test_basics(K, case):
     kind, rnn_kwargs, output_shape, n_trainable, n_seeds = BASICS[case]
-    if n_seeds and not is_keras(K):
-        request.applymarker(NO_SEED_GENERATORS)
     run_layer_test(K, K.layers.RNN, {"cell": three_cells(K, kind), **rnn_kwargs}, input_shape=(2, 3, 4),
                    expected_output_shape=output_shape, expected_num_trainable_weights=n_trainable,
                    expected_num_non_trainable_weights=0, expected_num_seed_generators=n_seeds,

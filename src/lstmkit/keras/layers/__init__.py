@@ -32,7 +32,7 @@ from lstmkit.keras.layers.lookup import IntegerLookup, StringLookup
 from lstmkit.keras.layers.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from lstmkit.keras.layers.normalization import BatchNormalization, LayerNormalization
 from lstmkit.keras.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
-from lstmkit.keras.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from lstmkit.keras.layers.rnn_cells import DropoutRNNCell, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from lstmkit.keras.layers.text_vectorization import TextVectorization
 from lstmkit.keras.layers.wrappers import Bidirectional, TimeDistributed
 
@@ -69,6 +69,7 @@ __all__ = [
     "Convolution2D",
     "Dense",
     "Dropout",
+    "DropoutRNNCell",
     "Embedding",
     "Flatten",
     "GRUCell",

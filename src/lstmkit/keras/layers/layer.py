@@ -40,6 +40,7 @@ from lstmkit.keras.keras_tensor import (
     map_structure,
 )
 from lstmkit.keras.mixed_precision import POLICIES, DTypePolicy, policy_of
+from lstmkit.keras.random import SeedGenerator
 from lstmkit.keras.variables import Variable
 
 # The `training` flag of the current call, read by layers called with training=None (Keras' rule).
@@ -181,6 +182,8 @@ class Layer(nn.Module):
             self._batch_input_shape = (batch_size, *tuple(input_shape))
         else:
             self._batch_input_shape = None
+        if type(self).build is Layer.build:  # no build() of its own, so no weights: built now, as Keras does
+            self.built = True
 
     # ----- life cycle -------------------------------------------------------------------------
     def build(self, input_shape: Any) -> None:
@@ -221,6 +224,9 @@ class Layer(nn.Module):
 
     def _maybe_build(self, input_shape: Any, device: torch.device | None = None) -> None:
         if self.built:
+            if self._build_shape is None and type(self).build is Layer.build:  # built when made (no weights):
+                self._check_input_shape(input_shape)  # its first input is still checked
+                self._build_shape = input_shape
             return
         self._check_input_shape(input_shape)
         self.build(input_shape)
@@ -257,7 +263,7 @@ class Layer(nn.Module):
                        **kwargs: Any) -> tuple[Any, Any]:
         """Call on real tensors with an explicit mask; returns (outputs, output mask)."""
         inputs = to_tensor(inputs)
-        if not self.built:
+        if not self.built or self._build_shape is None:
             first = flatten(inputs)[0]
             self._maybe_build(map_structure(lambda t: tuple(t.shape), inputs), device=first.device)
         training = _TRAINING.get() if training is None else bool(training)
@@ -368,6 +374,10 @@ class Layer(nn.Module):
     def __setattr__(self, name: str, value: Any) -> None:
         if isinstance(value, Variable) and value._layer is self and value._spec.attr == name:
             return  # `self.kernel = self.add_weight(name="kernel")`: the weight is already in place
+        if isinstance(value, SeedGenerator):  # Keras tracks a layer's seed generators: their states are its state
+            tracked = self.__dict__.setdefault("_seed_generators", [])
+            if all(g is not value for g in tracked):
+                tracked.append(value)
         super().__setattr__(name, value)
 
     @property
@@ -454,6 +464,30 @@ class Layer(nn.Module):
     def non_trainable_weights(self) -> list[Variable]:
         trainable = {id(v) for v in self.trainable_weights}
         return [v for v in self.weights if id(v) not in trainable]
+
+    # ----- variables: the weights and the rest of the layer's state (seed generators), as Keras'
+    @property
+    def variables(self) -> list[Variable]:
+        """The weights, then the states of the seed generators this layer tracks, then the sublayers'
+        variables, each once (Keras' `Layer.variables`)."""
+        out: list[Variable] = []
+        seen: set[int] = set()
+        own = [*self._own_variables(), *(g.state for g in self.__dict__.get("_seed_generators", ()))]
+        for v in own + [v for layer in self._children() for v in layer.variables]:
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+        return out
+
+    @property
+    def trainable_variables(self) -> list[Variable]:
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self) -> list[Variable]:
+        """Non-trainable weights and the seed generators' states (everything, for a frozen layer)."""
+        trainable = {id(v) for v in self.trainable_weights}
+        return [v for v in self.variables if id(v) not in trainable]
 
     def get_weights(self) -> list[np.ndarray]:
         """NumPy copies of the weights in Keras' layout and order (own first, then sublayers')."""

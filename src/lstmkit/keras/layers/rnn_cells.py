@@ -22,9 +22,11 @@ from lstmkit import ops
 from lstmkit.keras import activations as activations_mod
 from lstmkit.keras import constraints as constraints_mod
 from lstmkit.keras import initializers as initializers_mod
+from lstmkit.keras import random as random_mod
 from lstmkit.keras import regularizers as regularizers_mod
 from lstmkit.keras.keras_tensor import Shape
 from lstmkit.keras.layers.layer import LAYER_CLASSES, Layer
+from lstmkit.keras.random import SeedGenerator, draw_seed
 from lstmkit.keras.registry import resolve, to_config
 from lstmkit.nn.convert import reorder_gru_gates
 from lstmkit.ops.activations import ACTIVATIONS as OPS_ACTIVATIONS
@@ -78,7 +80,10 @@ class _BuiltinCell(Layer):
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
         self.seed = seed
-        self._generator: torch.Generator | None = None
+        # Keras' cells own a SeedGenerator; with a seed, each sequence's masks are drawn from its next state
+        # (so its state, one of the layer's non-trainable variables, is where the dropout stream stands);
+        # without one they come from torch's global generator, as Keras' torch backend draws them
+        self.seed_generator = SeedGenerator(seed)
         self._masks: tuple[torch.Tensor | None, torch.Tensor | None] | None = None
 
     @property
@@ -132,12 +137,14 @@ class _BuiltinCell(Layer):
         if not training or (self.dropout == 0 and self.recurrent_dropout == 0):
             return None, None
         if self._masks is None or self._masks_stale(batch, like):
-            if self.seed is not None and (self._generator is None or self._generator.device != like.device):
-                self._generator = torch.Generator(device=like.device)
-                self._generator.manual_seed(int(self.seed))
-            self._masks = (ops.dropout_mask(batch, features, self.dropout, like=like, generator=self._generator),
+            generator = None
+            if self.seed is not None:
+                first, second = draw_seed(self.seed_generator)
+                generator = torch.Generator(device=like.device)
+                generator.manual_seed((first + second) & 0xFFFFFFFF)
+            self._masks = (ops.dropout_mask(batch, features, self.dropout, like=like, generator=generator),
                            ops.dropout_mask(batch, self.units, self.recurrent_dropout, like=like,
-                                            generator=self._generator))
+                                            generator=generator))
         return self._masks
 
     def _masks_stale(self, batch: int, like: torch.Tensor) -> bool:
@@ -283,6 +290,47 @@ class GRUCell(_BuiltinCell):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "recurrent_activation": activations_mod.serialize(self.recurrent_activation),
                 "reset_after": self.reset_after}
+
+
+class DropoutRNNCell:
+    """Keras' mixin for a user's cell with dropout: `get_dropout_mask(step_input)` and
+    `get_recurrent_dropout_mask(state)` give one mask per sequence (drawn at the first step with
+    `keras.random.dropout` from the cell's `seed_generator`, then reused); `RNN` resets them after each
+    call. The cell sets `dropout`, `recurrent_dropout` and `seed_generator` itself, as in Keras; a cell
+    with `dropout_mask_count = n` gets a list of n masks (one per gate)."""
+
+    def _create_dropout_mask(self, step_input: Any, rate: float) -> Any:
+        generator = getattr(self, "seed_generator", None)
+        if not isinstance(generator, SeedGenerator):
+            raise ValueError(f"{type(self).__name__}: a DropoutRNNCell needs a `seed_generator` attribute (a "
+                             f"keras.random.SeedGenerator), got {type(generator).__name__}")
+        ones = torch.ones_like(torch.as_tensor(step_input))
+        count = getattr(self, "dropout_mask_count", None)
+        if count is None:
+            return random_mod.dropout(ones, rate=rate, seed=generator)
+        return [random_mod.dropout(ones, rate=rate, seed=generator) for _ in range(int(count))]
+
+    def get_dropout_mask(self, step_input: Any) -> Any:
+        if getattr(self, "_dropout_mask", None) is None and self.dropout > 0:  # type: ignore[attr-defined]
+            self._dropout_mask = self._create_dropout_mask(step_input, self.dropout)  # type: ignore[attr-defined]
+        return getattr(self, "_dropout_mask", None)
+
+    def get_recurrent_dropout_mask(self, step_input: Any) -> Any:
+        if getattr(self, "_recurrent_dropout_mask", None) is None and self.recurrent_dropout > 0:  # type: ignore[attr-defined]
+            self._recurrent_dropout_mask = self._create_dropout_mask(
+                step_input, self.recurrent_dropout)  # type: ignore[attr-defined]
+        return getattr(self, "_recurrent_dropout_mask", None)
+
+    def reset_dropout_mask(self) -> None:
+        self._dropout_mask = None
+
+    def reset_recurrent_dropout_mask(self) -> None:
+        self._recurrent_dropout_mask = None
+
+    def reset_dropout_masks(self) -> None:
+        """Both masks (what lstmkit's `RNN` calls at each new sequence)."""
+        self.reset_dropout_mask()
+        self.reset_recurrent_dropout_mask()
 
 
 def check_cell(cell: Any, owner: str) -> None:

@@ -9,6 +9,7 @@ History holds `acc, loss, val_acc, val_loss` for `metrics=["acc"]`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -220,7 +221,11 @@ class Trainer:
         for p in self.optimizer.params:
             p.grad = None
         scaled = self.optimizer.scale_loss(loss) if isinstance(self.optimizer, LossScaleOptimizer) else loss
-        scaled.backward()
+        if scaled.requires_grad:
+            scaled.backward()
+        elif not self.__dict__.get("_warned_untrainable"):  # a frozen model, a Masking alone: nothing to update;
+            self.__dict__["_warned_untrainable"] = True      # the step runs and changes nothing, as in Keras
+            warnings.warn("The model does not have any trainable weights.", UserWarning, stacklevel=2)
         self.optimizer.apply()
         if self._constrained:
             self._apply_constraints()
