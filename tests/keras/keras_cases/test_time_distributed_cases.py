@@ -53,11 +53,9 @@ def test_masking(K):
     assert_allclose(output, [[[0], [0.22]], [[0.38], [0]], [[0.7], [0.86]]])
 
 
-def test_with_mask_zero(K, request):
-    if not is_keras(K):
-        request.applymarker(pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-            "lstmkit's Embedding refuses float ids that are not whole numbers (Keras truncates them silently); "
-            "Keras' test feeds uniform(1, 10) floats")))
+def test_with_mask_zero(K):
+    """Keras' case feeds uniform(1, 10) floats, which Keras' Embedding truncates to ids; here the ids it derives
+    (whole-number floats) go in on both libraries, since lstmkit refuses fractional ids (the next test)."""
     model = K.Sequential([
         K.layers.Input(shape=(20,)),
         K.layers.Embedding(input_dim=10, output_dim=5, mask_zero=True),
@@ -65,9 +63,21 @@ def test_with_mask_zero(K, request):
     ])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     rng = np.random.default_rng(0)
-    x_train = rng.uniform(1, 10, size=(22, 20))  # floats, as in Keras' test: Embedding truncates them to ids
+    x_train = np.trunc(rng.uniform(1, 10, size=(22, 20)))  # the ids Keras takes from its test's floats
     y_train = rng.integers(1, 2, size=(22, 20))
-    model.fit(x_train, y_train, epochs=1, batch_size=16, verbose=0)
+    history = model.fit(x_train, y_train, epochs=1, batch_size=16, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_fractional_float_ids_are_truncated_by_keras_and_refused_by_lstmkit(K):
+    """A documented difference: Keras casts 3.7 to id 3 without a word; lstmkit names the bad ids."""
+    embedding = K.layers.Embedding(input_dim=10, output_dim=2)
+    x = np.array([[3.7, 1.0]])
+    if is_keras(K):
+        assert_allclose(embedding(x), embedding(np.array([[3, 1]])))
+    else:
+        with pytest.raises(ValueError, match="whole number"):
+            embedding(x)
 
 
 MASK_MESSAGE = r"The `mask` passed to the `TimeDistributed` layer has a shape.*"
