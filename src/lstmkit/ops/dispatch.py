@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextvars import ContextVar
+from typing import Any
 
 import torch
 
@@ -23,6 +24,7 @@ from lstmkit.ops import triton as triton_backend
 from lstmkit.ops.activations import Activation
 from lstmkit.ops.call import GATES, Backend, Kind, Outputs, RecurrenceCall
 from lstmkit.ops.checks import check_dropout_mask, check_param, check_sequence, normalize_mask, quiet_under_jit_trace
+from lstmkit.ops.variants import VariantCall, Zoneout, check_variants
 
 
 class Registry:
@@ -60,7 +62,7 @@ class Registry:
         """The backend that runs `call` under `backend=name`."""
         if name != "auto":
             chosen = self.get(name)
-            reason = chosen.supports(call)
+            reason = _lacks_variant(chosen, call) or chosen.supports(call)
             if reason is not None:
                 raise ValueError(f"backend {name!r} cannot run this {call.kind} call: {reason}; "
                                  "use backend='auto' to run it on a backend that can")
@@ -70,11 +72,21 @@ class Registry:
         for b in self._backends:
             if b.auto_devices is not None and device not in b.auto_devices:
                 continue
-            reason = b.supports(call)
+            reason = _lacks_variant(b, call) or b.supports(call)
             if reason is None:
                 return b
             reasons.append(f"{b.name}: {reason}")
         raise ValueError(f"no registered backend runs this {call.kind} call on {device}: " + "; ".join(reasons))
+
+
+def _lacks_variant(backend: Backend, call: RecurrenceCall) -> str | None:
+    """Why `backend` cannot run the variants of `call` (`lstmkit.ops.variants`), else None. A backend runs
+    them only if it lists them in a `variants` attribute (the reference does), so a backend registered
+    from outside that knows nothing of them is never handed a peephole, layer-norm or zoneout call."""
+    if not isinstance(call, VariantCall):
+        return None
+    missing = [v for v in call.variants if v not in getattr(backend, "variants", ())]
+    return f"it has no {' or '.join(missing)} (an LSTM/GRU variant of issue 19)" if missing else None
 
 
 BACKENDS = Registry()
@@ -206,12 +218,28 @@ def lstm(
     recurrent_dropout_mask: torch.Tensor | None = None,
     zero_output_for_mask: bool = False,
     backend: str = "auto",
+    weight_ci: torch.Tensor | None = None,
+    weight_cf: torch.Tensor | None = None,
+    weight_co: torch.Tensor | None = None,
+    ln_ih_weight: torch.Tensor | None = None,
+    ln_ih_bias: torch.Tensor | None = None,
+    ln_hh_weight: torch.Tensor | None = None,
+    ln_hh_bias: torch.Tensor | None = None,
+    ln_c_weight: torch.Tensor | None = None,
+    ln_c_bias: torch.Tensor | None = None,
+    zoneout_h: Zoneout = None,
+    zoneout_c: Zoneout = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """LSTM over a batch-first sequence x (B, T, I); equations in `lstmkit.ops.reference.lstm`.
 
     Weights in PyTorch's layout, gates i, f, g, o: weight_ih (4H, I), weight_hh (4H, H or P),
     biases (4H,), weight_hr (P, H) for a projection. `lengths` (B,) or a boolean `mask` (B, T)
     marks the real steps (padding on either side). Returns (output (B, T, H or P), h_n, c_n).
+
+    Variants (equations in `lstmkit.ops.reference.lstm`, run on the reference backend only): peepholes
+    weight_ci, weight_cf, weight_co (H,) (all three or none); layer norm gains and biases ln_ih_* and
+    ln_hh_* (4H,), ln_c_* (H,); zoneout_h, zoneout_c a rate in [0, 1) (eval: the expectation) or a
+    0/1 mask (B, T, H or P) / (B, T, H) of the steps where a unit keeps its value (training).
     """
     B, T, _ = check_sequence(x)
     P = None
@@ -229,11 +257,19 @@ def lstm(
     x = _zero_masked_steps(x, mask)
     check_dropout_mask(input_dropout_mask, B, x.shape[2], "lstm: input_dropout_mask", x)
     check_dropout_mask(recurrent_dropout_mask, B, Hr, "lstm: recurrent_dropout_mask", x)
-    call = RecurrenceCall(
+    zoneout_h, zoneout_c = check_variants(
+        "lstm", x, B, T, H, Hr, peephole=(weight_ci, weight_cf, weight_co), ln_ih=(ln_ih_weight, ln_ih_bias),
+        ln_hh=(ln_hh_weight, ln_hh_bias), ln_c=(ln_c_weight, ln_c_bias), zoneout_h=zoneout_h, zoneout_c=zoneout_c)
+    variants: dict[str, Any] = dict(
+        weight_ci=weight_ci, weight_cf=weight_cf, weight_co=weight_co, ln_ih_weight=ln_ih_weight, ln_ih_bias=ln_ih_bias,
+        ln_hh_weight=ln_hh_weight, ln_hh_bias=ln_hh_bias, ln_c_weight=ln_c_weight, ln_c_bias=ln_c_bias,
+        zoneout_h=zoneout_h, zoneout_c=zoneout_c)
+    make = VariantCall if any(v is not None for v in variants.values()) else RecurrenceCall
+    call = make(
         "lstm", x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, c0=c0, weight_hr=weight_hr, mask=mask,
         reverse=reverse, activation=activation, recurrent_activation=recurrent_activation,
         input_dropout_mask=input_dropout_mask, recurrent_dropout_mask=recurrent_dropout_mask,
-        zero_output_for_mask=zero_output_for_mask)
+        zero_output_for_mask=zero_output_for_mask, **(variants if make is VariantCall else {}))
     out = run(call, backend)
     return out[0], out[1], out[2]
 
@@ -257,11 +293,20 @@ def gru(
     recurrent_dropout_mask: torch.Tensor | None = None,
     zero_output_for_mask: bool = False,
     backend: str = "auto",
+    ln_ih_weight: torch.Tensor | None = None,
+    ln_ih_bias: torch.Tensor | None = None,
+    ln_hh_weight: torch.Tensor | None = None,
+    ln_hh_bias: torch.Tensor | None = None,
+    zoneout_h: Zoneout = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """GRU over a batch-first sequence x (B, T, I); equations in `lstmkit.ops.reference.gru`.
 
     Weights in PyTorch's layout, gates r, z, n: weight_ih (3H, I), weight_hh (3H, H), biases (3H,).
     Returns (output (B, T, H), h_n (B, H)).
+
+    Variants (equations in `lstmkit.ops.reference.gru`, run on the reference backend only): layer norm
+    gains and biases ln_ih_* and ln_hh_* (3H,) (ln_hh with reset_after=True only); zoneout_h a rate in
+    [0, 1) (eval: the expectation) or a 0/1 mask (B, T, H) of the steps where a unit keeps its value.
     """
     B, T, _ = check_sequence(x)
     H = _weights("gru", 3, x, weight_ih, weight_hh, bias_ih, bias_hh)
@@ -270,10 +315,16 @@ def gru(
     x = _zero_masked_steps(x, mask)
     check_dropout_mask(input_dropout_mask, B, x.shape[2], "gru: input_dropout_mask", x)
     check_dropout_mask(recurrent_dropout_mask, B, H, "gru: recurrent_dropout_mask", x)
-    call = RecurrenceCall(
+    zoneout_h, _ = check_variants("gru", x, B, T, H, H, reset_after=reset_after, ln_ih=(ln_ih_weight, ln_ih_bias),
+                                  ln_hh=(ln_hh_weight, ln_hh_bias), zoneout_h=zoneout_h)
+    variants: dict[str, Any] = dict(ln_ih_weight=ln_ih_weight, ln_ih_bias=ln_ih_bias, ln_hh_weight=ln_hh_weight,
+                                    ln_hh_bias=ln_hh_bias, zoneout_h=zoneout_h)
+    make = VariantCall if any(v is not None for v in variants.values()) else RecurrenceCall
+    call = make(
         "gru", x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, mask=mask, reverse=reverse, activation=activation,
         recurrent_activation=recurrent_activation, reset_after=reset_after, input_dropout_mask=input_dropout_mask,
-        recurrent_dropout_mask=recurrent_dropout_mask, zero_output_for_mask=zero_output_for_mask)
+        recurrent_dropout_mask=recurrent_dropout_mask, zero_output_for_mask=zero_output_for_mask,
+        **(variants if make is VariantCall else {}))
     out = run(call, backend)
     return out[0], out[1]
 

@@ -27,6 +27,7 @@ import torch
 
 from lstmkit.ops.activations import Activation, get_activation
 from lstmkit.ops.call import Outputs, RecurrenceCall
+from lstmkit.ops.variants import Zoneout, layer_norm, step_zoneout, variant_kwargs, zoneout
 
 
 def _time_steps(T: int, reverse: bool) -> range:
@@ -87,6 +88,17 @@ def lstm(
     recurrent_dropout_mask: torch.Tensor | None = None,
     zero_output_for_mask: bool = False,
     trace: dict | None = None,
+    weight_ci: torch.Tensor | None = None,
+    weight_cf: torch.Tensor | None = None,
+    weight_co: torch.Tensor | None = None,
+    ln_ih_weight: torch.Tensor | None = None,
+    ln_ih_bias: torch.Tensor | None = None,
+    ln_hh_weight: torch.Tensor | None = None,
+    ln_hh_bias: torch.Tensor | None = None,
+    ln_c_weight: torch.Tensor | None = None,
+    ln_c_bias: torch.Tensor | None = None,
+    zoneout_h: Zoneout = None,
+    zoneout_c: Zoneout = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """LSTM over a whole sequence. σ is `recurrent_activation`, tanh is `activation`:
 
@@ -98,27 +110,50 @@ def lstm(
         h_t = o_t ⊙ tanh(c_t)                               hidden state
         h_t = W_hr h_t                                       only with projection (weight_hr, P < H)
 
+    Variants (`lstmkit.ops.variants`; each off when its tensors are None), in this order per step:
+      layer norm (Ba, Kiros & Hinton 2016; haste's LayerNormLSTM), LN(v) = γ ⊙ (v - μ(v)) / √(σ²(v) + 1e-5) + β:
+        a_t = LN_ih(W x_t) + LN_hh(R h_{t-1}) + b_ih + b_hh      each LN over the 4H vector, when given;
+                                                                 i, f, g, o are σ, σ, tanh, σ of a_t's blocks
+      peephole (Gers & Schmidhuber 2000), p_i, p_f, p_o = weight_ci, weight_cf, weight_co (H,):
+        i_t = σ(a_i + p_i ⊙ c_{t-1}),  f_t = σ(a_f + p_f ⊙ c_{t-1}),  c̃_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
+        o_t = σ(a_o + p_o ⊙ c̃_t)
+      h̃_t = o_t ⊙ tanh(LN_c(c̃_t))                           LN_c over H (ln_c_weight, ln_c_bias), when given;
+                                                             then W_hr with a projection
+      zoneout (Krueger et al. 2016), d = zoneout_h / zoneout_c at step t (a 0/1 mask, or the rate p in eval):
+        h_t = d^h ⊙ h_{t-1} + (1 - d^h) ⊙ h̃_t,   c_t = d^c ⊙ c_{t-1} + (1 - d^c) ⊙ c̃_t
+    A masked (padding) step then carries h_{t-1}, c_{t-1} forward as without variants.
+
     Returns (output (B, T, P or H), h_n (B, P or H), c_n (B, H)).
     """
     act, rec_act = get_activation(activation), get_activation(recurrent_activation)
     T = x.shape[1]
-    xw = _input_projection(x, weight_ih, bias_ih, input_dropout_mask)  # (B, T, 4H)
+    if ln_ih_weight is None:
+        xw = _input_projection(x, weight_ih, bias_ih, input_dropout_mask)  # (B, T, 4H)
+    else:
+        xw = layer_norm(_input_projection(x, weight_ih, None, input_dropout_mask), ln_ih_weight, ln_ih_bias)
+        xw = xw if bias_ih is None else xw + bias_ih  # (B, T, 4H)
     h_prev, c_prev = h0, c0
     outputs: dict[int, torch.Tensor] = {}
     for t in _time_steps(T, reverse):
         h_in = h_prev if recurrent_dropout_mask is None else h_prev * recurrent_dropout_mask
-        gates = xw[:, t] + h_in @ weight_hh.T  # (B, 4H)
+        gates = xw[:, t] + layer_norm(h_in @ weight_hh.T, ln_hh_weight, ln_hh_bias)  # (B, 4H)
         if bias_hh is not None:
             gates = gates + bias_hh
         i, f, g, o = gates.chunk(4, dim=1)  # 4 x (B, H)
+        if weight_ci is not None:
+            i = i + weight_ci * c_prev
+        if weight_cf is not None:
+            f = f + weight_cf * c_prev
         i = rec_act(i)
         f = rec_act(f)
         g = act(g)
-        o = rec_act(o)
         c = f * c_prev + i * g
-        h = o * act(c)
+        o = rec_act(o if weight_co is None else o + weight_co * c)
+        h = o * act(layer_norm(c, ln_c_weight, ln_c_bias))
         if weight_hr is not None:
             h = h @ weight_hr.T  # (B, P)
+        h = zoneout(step_zoneout(zoneout_h, t), h_prev, h)
+        c = zoneout(step_zoneout(zoneout_c, t), c_prev, c)
         m = None if mask is None else mask[:, t, None]  # (B, 1)
         h_prev, c_prev = _carry(m, h, h_prev), _carry(m, c, c_prev)
         outputs[t] = _emit(m, h_prev, zero_output_for_mask)
@@ -144,6 +179,11 @@ def gru(
     recurrent_dropout_mask: torch.Tensor | None = None,
     zero_output_for_mask: bool = False,
     trace: dict | None = None,
+    ln_ih_weight: torch.Tensor | None = None,
+    ln_ih_bias: torch.Tensor | None = None,
+    ln_hh_weight: torch.Tensor | None = None,
+    ln_hh_bias: torch.Tensor | None = None,
+    zoneout_h: Zoneout = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """GRU over a whole sequence. σ is `recurrent_activation`, tanh is `activation`:
 
@@ -153,12 +193,25 @@ def gru(
         n_t = tanh(W_n x_t + b_in + R_n (r_t ⊙ h_{t-1}) + b_hn)       reset_after=False (Cho et al. 2014)
         h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
 
+    Variants (`lstmkit.ops.variants`; each off when its tensors are None):
+      layer norm (haste's LayerNormGRU), each LN over the 3H vector, when given (LN_hh: reset_after only):
+        [x_r, x_z, x_n] = LN_ih(W x_t) + b_ih,   [h_r, h_z, h_n] = LN_hh(R h_{t-1}) + b_hh
+        r_t = σ(x_r + h_r),  z_t = σ(x_z + h_z),  n_t = tanh(x_n + r_t ⊙ h_n)
+      h̃_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+      zoneout (Krueger et al. 2016), d = zoneout_h at step t (a 0/1 mask, or the rate p in eval):
+        h_t = d ⊙ h_{t-1} + (1 - d) ⊙ h̃_t
+    A masked (padding) step then carries h_{t-1} forward as without variants.
+
     Returns (output (B, T, H), h_n (B, H)).
     """
     act, rec_act = get_activation(activation), get_activation(recurrent_activation)
     T = x.shape[1]
     H = h0.shape[1]
-    xw = _input_projection(x, weight_ih, bias_ih, input_dropout_mask)  # (B, T, 3H)
+    if ln_ih_weight is None:
+        xw = _input_projection(x, weight_ih, bias_ih, input_dropout_mask)  # (B, T, 3H)
+    else:
+        xw = layer_norm(_input_projection(x, weight_ih, None, input_dropout_mask), ln_ih_weight, ln_ih_bias)
+        xw = xw if bias_ih is None else xw + bias_ih  # (B, T, 3H)
     x_r, x_z, x_n = xw.split(H, dim=2)  # 3 x (B, T, H)
     R_rz, R_n = weight_hh[: 2 * H], weight_hh[2 * H :]  # (2H, H), (H, H)
     b_rz, b_n = (None, None) if bias_hh is None else (bias_hh[: 2 * H], bias_hh[2 * H :])
@@ -166,13 +219,20 @@ def gru(
     outputs: dict[int, torch.Tensor] = {}
     for t in _time_steps(T, reverse):
         h_in = h_prev if recurrent_dropout_mask is None else h_prev * recurrent_dropout_mask
-        hr_rz = h_in @ R_rz.T  # (B, 2H)
-        if b_rz is not None:
-            hr_rz = hr_rz + b_rz
-        hr_r, hr_z = hr_rz.chunk(2, dim=1)
+        if ln_hh_weight is not None:  # LN needs the whole 3H projection, so reset_after=True (dispatch checks)
+            hw = layer_norm(h_in @ weight_hh.T, ln_hh_weight, ln_hh_bias)  # (B, 3H)
+            hw = hw if bias_hh is None else hw + bias_hh
+            hr_r, hr_z, hn = hw.chunk(3, dim=1)  # 3 x (B, H)
+        else:
+            hr_rz = h_in @ R_rz.T  # (B, 2H)
+            if b_rz is not None:
+                hr_rz = hr_rz + b_rz
+            hr_r, hr_z = hr_rz.chunk(2, dim=1)
         r = rec_act(x_r[:, t] + hr_r)
         z = rec_act(x_z[:, t] + hr_z)
-        if reset_after:
+        if ln_hh_weight is not None:
+            n = act(x_n[:, t] + r * hn)
+        elif reset_after:
             hn = h_in @ R_n.T  # (B, H)
             if b_n is not None:
                 hn = hn + b_n
@@ -182,7 +242,7 @@ def gru(
             if b_n is not None:
                 hn = hn + b_n
             n = act(x_n[:, t] + hn)
-        h = (1 - z) * n + z * h_prev
+        h = zoneout(step_zoneout(zoneout_h, t), h_prev, (1 - z) * n + z * h_prev)
         m = None if mask is None else mask[:, t, None]  # (B, 1)
         h_prev = _carry(m, h, h_prev)
         outputs[t] = _emit(m, h_prev, zero_output_for_mask)
@@ -241,13 +301,13 @@ def run(call: RecurrenceCall, trace: dict | None = None) -> Outputs:
             c.x, c.weight_ih, c.weight_hh, c.bias_ih, c.bias_hh, weight_hr=c.weight_hr, h0=c.h0, c0=c.c0, mask=c.mask,
             reverse=c.reverse, activation=c.activation, recurrent_activation=c.recurrent_activation,
             input_dropout_mask=c.input_dropout_mask, recurrent_dropout_mask=c.recurrent_dropout_mask,
-            zero_output_for_mask=c.zero_output_for_mask, trace=trace)
+            zero_output_for_mask=c.zero_output_for_mask, trace=trace, **variant_kwargs(c))
     if c.kind == "gru":
         return gru(
             c.x, c.weight_ih, c.weight_hh, c.bias_ih, c.bias_hh, h0=c.h0, mask=c.mask, reverse=c.reverse,
             activation=c.activation, recurrent_activation=c.recurrent_activation, reset_after=c.reset_after,
             input_dropout_mask=c.input_dropout_mask, recurrent_dropout_mask=c.recurrent_dropout_mask,
-            zero_output_for_mask=c.zero_output_for_mask, trace=trace)
+            zero_output_for_mask=c.zero_output_for_mask, trace=trace, **variant_kwargs(c))
     return simple_rnn(
         c.x, c.weight_ih, c.weight_hh, c.bias_ih, c.bias_hh, h0=c.h0, mask=c.mask, reverse=c.reverse,
         activation=c.activation, input_dropout_mask=c.input_dropout_mask,
@@ -262,6 +322,7 @@ class ReferenceBackend:
     name = "reference"
     auto_devices = None
     traceable = False
+    variants = frozenset({"peephole", "layer_norm", "zoneout"})  # see lstmkit.ops.variants
 
     def supports(self, call: RecurrenceCall) -> str | None:
         return None
