@@ -362,7 +362,7 @@ ERRORS = [
     (lambda: lk.ops.pad(M, ((1, 1),) * 3), r"ops\.pad: pad_width needs a \(before, after\) pair per axis"),
     (lambda: lk.ops.tile(M, "x"), r"ops\.tile: invalid literal for int\(\).*\(inputs: shape \(2, 3\) float32; 'x'\)"),
     (lambda: lk.ops.convert_to_tensor(["a", "b"]), r"ops\.convert_to_tensor: cannot convert \['a', 'b'\] \(list of str32\) to a tensor: expected numbers"),
-    (lambda: lk.ops.add(lk.Input((3,)), 1.0), r"ops\.add: got a symbolic KerasTensor"),
+    (lambda: lk.ops.map(lambda v: v, lk.Input((3,))), r"ops\.map: got a symbolic KerasTensor .* calls a function of yours"),
     (lambda: lk.random.SeedGenerator("x"), r"SeedGenerator: argument `seed` must be an integer"),
     (lambda: lk.random.normal((2,), seed="x"), r"argument `seed` must be an integer, a SeedGenerator or None"),
     (lambda: lk.random.uniform((2,), dtype="int32"), r"random\.uniform needs a floating-point dtype"),

@@ -31,6 +31,7 @@ from lstmkit.keras.layers.layer import Layer
 from lstmkit.keras.layers.lookup import IntegerLookup, StringLookup
 from lstmkit.keras.layers.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from lstmkit.keras.layers.normalization import BatchNormalization, LayerNormalization
+from lstmkit.keras.layers.op_layer import OpLayer  # also gives KerasTensor its operators (x + 1, x[:, -1])
 from lstmkit.keras.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from lstmkit.keras.layers.rnn_cells import DropoutRNNCell, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from lstmkit.keras.layers.text_vectorization import TextVectorization
@@ -96,6 +97,7 @@ __all__ = [
     "Maximum",
     "Minimum",
     "Multiply",
+    "OpLayer",
     "RepeatVector",
     "Reshape",
     "SimpleRNN",

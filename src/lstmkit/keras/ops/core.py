@@ -41,6 +41,16 @@ def describe(x: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+# How an op called on symbolic KerasTensors becomes a node of a functional model: set by
+# lstmkit.keras.layers.op_layer (layers sit above ops, so they register here rather than being imported)
+_SYMBOLIC: Callable[[str, tuple, dict[str, Any]], Any] | None = None
+
+
+def set_symbolic_handler(handler: Callable[[str, tuple, dict[str, Any]], Any]) -> None:
+    global _SYMBOLIC
+    _SYMBOLIC = handler
+
+
 def keras_op(fn: Op | None = None, *, translate: bool = True) -> Any:
     """Mark a public op: a symbolic KerasTensor is refused with a clear message, and (with `translate`)
     torch's complaints about shapes, axes and dtypes become a ValueError naming the op and its inputs.
@@ -52,9 +62,14 @@ def keras_op(fn: Op | None = None, *, translate: bool = True) -> Any:
         @functools.wraps(fn)
         def op(*args: Any, **kwargs: Any) -> Any:
             if builtins.any(isinstance(t, KerasTensor) for t in flatten((list(args), kwargs))):
-                raise op_error(name, "got a symbolic KerasTensor (from keras.Input); lstmkit.keras.ops run on "
-                                     "tensors, so call them inside a layer's call() (or a custom cell), not while "
-                                     "building a functional model")
+                if not translate:  # ops that call user functions: a function cannot be stored in a model
+                    raise op_error(name, "got a symbolic KerasTensor (from keras.Input); this op calls a function "
+                                         "of yours, so call it inside a layer's call(), not while building a "
+                                         "functional model")
+                if _SYMBOLIC is None:
+                    raise op_error(name, "got a symbolic KerasTensor, and lstmkit.keras.layers (which puts ops "
+                                         "in functional models) is not imported")
+                return _SYMBOLIC(name, args, kwargs)
             if not translate:
                 return fn(*args, **kwargs)
             try:
