@@ -6,15 +6,59 @@ eps 1e-7 against torch's 1e-2, 0.99, 1e-8) and its epsilon inside the square roo
 bias correction of the step size; SGD keeps momentum as a velocity in parameter units; Adagrad starts
 its accumulators at 0.1. Every optimizer also takes Keras' `weight_decay` (decoupled: w -= w * wd * lr
 before the update), `clipnorm`, `clipvalue` and `global_clipnorm`.
+
+Keras 2's names work too, each with a DeprecationWarning naming the Keras 3 spelling: `lr=` for
+`learning_rate=` (`lr` wins when both are given, as in Keras 2), `decay=` (Keras 2's inverse-time decay: each
+update uses `learning_rate / (1 + decay * iterations)`, iterations counted before the update), `epsilon=None`
+(Keras 2's "backend epsilon", 1e-7) and the `optimizer.lr` attribute. `optimizer.learning_rate` reads as a
+float that also has Keras 3's variable methods, `assign(value)` and `numpy()`, so `K.set_value(optimizer.lr, x)`
+and `optimizer.learning_rate.assign(x)` both set the optimizer's rate.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 import torch
+
+
+def _legacy(what: str, instead: str, stacklevel: int = 4) -> None:
+    """A DeprecationWarning pointing at the user's line (`stacklevel` frames up: 4 from a constructor)."""
+    warnings.warn(f"{what} is a Keras 2 name that Keras 3 dropped; write {instead}", DeprecationWarning,
+                  stacklevel=stacklevel)
+
+
+def _epsilon(value: float | None) -> float:
+    if value is None:  # Keras 2's default: "None means backend.epsilon()"
+        _legacy("epsilon=None", "epsilon=1e-7 (or leave it out)")
+        return 1e-7
+    return float(value)
+
+
+class LearningRate(float):
+    """An optimizer's learning rate as read from `optimizer.learning_rate`: a float (so arithmetic, format
+    strings and comparisons work) that also sets the optimizer's rate through `assign`, as Keras 3's
+    learning-rate variable does."""
+
+    _optimizer: Optimizer
+
+    def __new__(cls, value: float, optimizer: Optimizer) -> LearningRate:
+        self = super().__new__(cls, value)
+        self._optimizer = optimizer
+        return self
+
+    def assign(self, value: Any) -> None:
+        if callable(self._optimizer._learning_rate):
+            raise TypeError(f"{type(self._optimizer).__name__} was made with a learning-rate schedule, so its "
+                            "learning rate cannot be set; make it with a number instead")
+        self._optimizer.learning_rate = float(np.asarray(value))
+
+    def numpy(self) -> np.float32:
+        return np.float32(self)
 
 
 class Optimizer:
@@ -28,11 +72,24 @@ class Optimizer:
             value = kwargs.pop(ignored, None)
             if value not in (None, False, 0.99):
                 raise ValueError(f"{type(self).__name__}: {ignored}={value!r} is not supported")
+        if "lr" in kwargs:  # Keras 2's name; it won over learning_rate there
+            _legacy("lr=", "learning_rate=")
+            learning_rate = kwargs.pop("lr")
+        decay = kwargs.pop("decay", 0.0)
+        if decay:
+            _legacy("decay=", f"learning_rate=lambda step: lr / (1 + {decay} * step) (Keras 3's "
+                              f"InverseTimeDecay(lr, decay_steps=1, decay_rate={decay}))")
+            if callable(learning_rate):
+                raise ValueError(f"{type(self).__name__}: give decay= with a number as the learning rate, not with "
+                                 "a schedule (a schedule already decays it)")
+        if not isinstance(decay, (int, float)) or isinstance(decay, bool) or decay < 0:
+            raise ValueError(f"{type(self).__name__}: decay must be a non-negative number, got {decay!r}")
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(kwargs)}")
         if sum(v is not None for v in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError("give at most one of clipnorm, clipvalue and global_clipnorm")
         self._learning_rate = learning_rate
+        self.decay = float(decay)
         self.weight_decay = weight_decay
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
         self.name = name or type(self).__name__.lower()
@@ -42,15 +99,29 @@ class Optimizer:
         self.built = False
 
     @property
-    def learning_rate(self) -> float:
+    def learning_rate(self) -> LearningRate:
         lr = self._learning_rate
-        return float(lr(self.iterations)) if callable(lr) else float(lr)
+        return LearningRate(float(lr(self.iterations)) if callable(lr) else float(lr), self)
 
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
         self._learning_rate = float(value)
 
-    lr = learning_rate  # Keras 2's name
+    @property
+    def lr(self) -> LearningRate:
+        """Keras 2's name of `learning_rate`."""
+        _legacy("optimizer.lr", "optimizer.learning_rate", stacklevel=3)
+        return self.learning_rate
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        _legacy("optimizer.lr", "optimizer.learning_rate", stacklevel=3)
+        self.learning_rate = value
+
+    def _step_learning_rate(self) -> float:
+        """The rate this update uses: Keras 2's inverse-time `decay` applied to the learning rate."""
+        lr = float(self.learning_rate)
+        return lr / (1.0 + self.decay * self.iterations) if self.decay else lr
 
     def build(self, params: Iterable[torch.Tensor]) -> None:
         self.params = [p for p in params if p.requires_grad]
@@ -67,7 +138,7 @@ class Optimizer:
         if not pairs:
             return
         grads = self._clip([g for _, _, g in pairs])
-        lr = self.learning_rate
+        lr = self._step_learning_rate()
         for (i, p, _), g in zip(pairs, grads):
             if self.weight_decay:
                 p.sub_(p * (self.weight_decay * lr))
@@ -109,8 +180,11 @@ class Optimizer:
     def get_config(self) -> dict[str, Any]:
         if callable(self._learning_rate):
             raise ValueError("an optimizer with a learning-rate schedule cannot be saved to a config")
-        return {"name": self.name, "learning_rate": self.learning_rate, "weight_decay": self.weight_decay,
-                "clipnorm": self.clipnorm, "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
+        config = {"name": self.name, "learning_rate": float(self.learning_rate), "weight_decay": self.weight_decay,
+                  "clipnorm": self.clipnorm, "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
+        if self.decay:
+            config["decay"] = self.decay
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Optimizer:
@@ -148,10 +222,10 @@ class SGD(Optimizer):
 class RMSprop(Optimizer):
     """v = rho * v + (1 - rho) * g²; w -= lr * g / sqrt(v + eps) (centered: v - mean(g)² + eps)."""
 
-    def __init__(self, learning_rate: Any = 0.001, rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7,
-                 centered: bool = False, **kwargs: Any) -> None:
+    def __init__(self, learning_rate: Any = 0.001, rho: float = 0.9, momentum: float = 0.0,
+                 epsilon: float | None = 1e-7, centered: bool = False, **kwargs: Any) -> None:
         super().__init__(learning_rate, **kwargs)
-        self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), centered
+        self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), _epsilon(epsilon), centered
 
     def _init_state(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
         state = {"velocity": torch.zeros_like(p)}
@@ -186,10 +260,10 @@ class RMSprop(Optimizer):
 class Adam(Optimizer):
     """m += (g - m)(1 - b1); v += (g² - v)(1 - b2); w -= m * lr * sqrt(1 - b2^t) / (1 - b1^t) / (sqrt(v) + eps)."""
 
-    def __init__(self, learning_rate: Any = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
-                 amsgrad: bool = False, **kwargs: Any) -> None:
+    def __init__(self, learning_rate: Any = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float | None = 1e-7, amsgrad: bool = False, **kwargs: Any) -> None:
         super().__init__(learning_rate, **kwargs)
-        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = float(beta_1), float(beta_2), float(epsilon), amsgrad
+        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = float(beta_1), float(beta_2), _epsilon(epsilon), amsgrad
 
     def _init_state(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
         state = {"momentum": torch.zeros_like(p), "velocity": torch.zeros_like(p)}
@@ -218,7 +292,7 @@ class AdamW(Adam):
     """Adam with Keras' default decoupled weight decay 0.004."""
 
     def __init__(self, learning_rate: Any = 0.001, weight_decay: float = 0.004, beta_1: float = 0.9,
-                 beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False, **kwargs: Any) -> None:
+                 beta_2: float = 0.999, epsilon: float | None = 1e-7, amsgrad: bool = False, **kwargs: Any) -> None:
         if weight_decay is None:
             raise ValueError("AdamW needs a weight_decay (Keras' default is 0.004)")
         super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **kwargs)
@@ -227,10 +301,10 @@ class AdamW(Adam):
 class Adagrad(Optimizer):
     """acc += g²; w -= lr * g / sqrt(acc + eps), acc starting at initial_accumulator_value (0.1)."""
 
-    def __init__(self, learning_rate: Any = 0.001, initial_accumulator_value: float = 0.1, epsilon: float = 1e-7,
+    def __init__(self, learning_rate: Any = 0.001, initial_accumulator_value: float = 0.1, epsilon: float | None = 1e-7,
                  **kwargs: Any) -> None:
         super().__init__(learning_rate, **kwargs)
-        self.initial_accumulator_value, self.epsilon = float(initial_accumulator_value), float(epsilon)
+        self.initial_accumulator_value, self.epsilon = float(initial_accumulator_value), _epsilon(epsilon)
 
     def _init_state(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"accumulator": torch.full_like(p, self.initial_accumulator_value)}
