@@ -80,9 +80,13 @@ def lengths_to_mask(lengths: torch.Tensor | list[int], B: int, T: int, device: t
         raise ValueError(f"lengths must have shape ({B},), one length per sequence, got {_fmt(lengths.shape)}")
     if lengths.is_floating_point() or lengths.dtype == torch.bool:
         raise ValueError(f"lengths must be integers, got dtype {lengths.dtype}")
-    if (lengths < 0).any():
+    if torch.compiler.is_exporting():
+        # torch.export cannot record a Python `if` on the lengths' values (it stops at a data-dependent
+        # guard); the same check runs inside the exported program instead, as an assertion op
+        torch._assert_async(((lengths >= 0) & (lengths <= T)).all(), "lengths must be in [0, the sequence length]")
+    elif (lengths < 0).any():
         raise ValueError(f"lengths must be >= 0, got {lengths.min().item()}")
-    if (lengths > T).any():
+    elif (lengths > T).any():
         raise ValueError(f"lengths must be <= the sequence length {T}, got {lengths.max().item()}")
     steps = torch.arange(T, device=device)
     return steps[None, :] < lengths.to(device)[:, None]  # (B, T)

@@ -156,6 +156,16 @@ def run(call: RecurrenceCall, backend: str = "auto") -> Outputs:
             f"of the example ({call.x.shape[1]} steps) and give wrong results at any other length. Trace on the "
             "CPU with backend='cpu' (float32/float64, named activations, no projection), or use torch.export or "
             "torch.compile, which keep the length dynamic")
+    if torch.compiler.is_exporting() and chosen.name == reference.BACKEND.name and not isinstance(call.x.shape[1], int):
+        # the reference's Python loop over time would specialise the symbolic length to the example's, and
+        # torch.export would then end in "Constraints violated (T)", which names neither cause nor cure
+        why_not_cpu = cpu.BACKEND.supports(call)
+        raise RuntimeError(
+            f"torch.export with a dynamic sequence length cannot export this {call.kind} call on backend "
+            "'reference': its loop over time runs in Python and would fix the length of the example"
+            + (f" (the CPU backend cannot run it: {why_not_cpu})" if why_not_cpu else "")
+            + ". Export on the CPU backend (backend='auto' or 'cpu': float32/float64, named activations, no "
+            "projection) or give the time axis a static size")
     return chosen.run(call)
 
 
