@@ -9,9 +9,11 @@ from lstmkit.nn.convert import (
     simple_rnn_from_keras,
     simple_rnn_to_keras,
 )
+from lstmkit.nn.quantize import quantize_dynamic, to_torch
 from lstmkit.nn.rnn import GRU, LSTM, RNN, SimpleRNN
 
 __all__ = [
     "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "SimpleRNN", "gru_from_keras", "gru_to_keras",
-    "lstm_from_keras", "lstm_to_keras", "simple_rnn_from_keras", "simple_rnn_to_keras",
+    "lstm_from_keras", "lstm_to_keras", "quantize_dynamic", "simple_rnn_from_keras", "simple_rnn_to_keras",
+    "to_torch",
 ]
