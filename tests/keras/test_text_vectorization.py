@@ -432,3 +432,21 @@ def test_lookup_bad_arguments(K):
         K.layers.IntegerLookup(max_tokens=1)
     with pytest.raises(ValueError, match="num_oov_indices"):
         K.layers.StringLookup(num_oov_indices=-1)
+
+
+def test_fit_and_predict_on_string_arrays(imdb_reviews):
+    import lstmkit.keras as K
+
+    v = K.layers.TextVectorization(max_tokens=500, output_mode="multi_hot")
+    v.adapt(imdb_reviews[:100])
+    assert tuple(v.compute_output_shape((None, 1))) == (None, v.vocabulary_size())  # what it returns for (N, 1)
+    model = K.Sequential([K.Input(shape=(1,), dtype="string"), v, K.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"], device="cpu")
+    x = np.array([[t] for t in imdb_reviews[:40] + imdb_reviews[150:190]])  # (80, 1) raw text
+    y = np.array([0] * 40 + [1] * 40)
+    history = model.fit(x, y, batch_size=16, epochs=2, shuffle=True, validation_split=0.25, verbose=0)
+    assert sorted(history.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    predicted = model.predict(x[:10], batch_size=4, verbose=0)
+    dense = model.layers[-1]
+    np.testing.assert_allclose(predicted, to_numpy(dense(v(x[:10]))), rtol=1e-6, atol=1e-7)
+    assert model.evaluate(x, y, verbose=0)[0] > 0

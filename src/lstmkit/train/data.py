@@ -35,14 +35,16 @@ def to_tensor(a: Any, name: str) -> torch.Tensor:
     raise ValueError(f"{name} has dtype {arr.dtype}; expected numbers")
 
 
-def num_samples(x: list[torch.Tensor]) -> int:
+def num_samples(x: list[Any]) -> int:
     return int(x[0].shape[0])
 
 
 class TensorBatches:
-    """In-memory tensors cut into batches of `batch_size` (the last one smaller), reshuffled every epoch."""
+    """In-memory tensors cut into batches of `batch_size` (the last one smaller), reshuffled every epoch.
+    An input may also be a NumPy array of text (for a model whose first layer is a TextVectorization): it is
+    cut the same way and stays on the CPU."""
 
-    def __init__(self, x: list[torch.Tensor], y: torch.Tensor | None, sample_weight: torch.Tensor | None,
+    def __init__(self, x: list[Any], y: torch.Tensor | None, sample_weight: torch.Tensor | None,
                  batch_size: int, shuffle: bool | str = False, single_input: bool = True) -> None:
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -66,10 +68,10 @@ class TensorBatches:
         return num_samples(self.x)
 
     def to(self, device: torch.device) -> TensorBatches:
-        tensors = [t for t in (*self.x, self.y, self.sample_weight) if t is not None]
+        tensors = [t for t in (*self.x, self.y, self.sample_weight) if isinstance(t, torch.Tensor)]
         size = sum(t.numel() * t.element_size() for t in tensors)
         if device.type == "cpu" or size <= WHOLE_TO_DEVICE_BYTES:
-            self.x = [t.to(device) for t in self.x]
+            self.x = [t.to(device) if isinstance(t, torch.Tensor) else t for t in self.x]
             self.y = None if self.y is None else self.y.to(device)
             self.sample_weight = None if self.sample_weight is None else self.sample_weight.to(device)
         else:
@@ -79,13 +81,14 @@ class TensorBatches:
 
     def __iter__(self) -> Iterator[Batch]:
         n = num_samples(self.x)
-        order = torch.randperm(n, device=self.x[0].device) if self.shuffle else None
+        devices = [t.device for t in (*self.x, self.y) if isinstance(t, torch.Tensor)]
+        order = torch.randperm(n, device=devices[0] if devices else None) if self.shuffle else None
         for start in range(0, n, self.batch_size):
             if order is None:
                 idx: Any = slice(start, start + self.batch_size)
             else:
                 idx = order[start:start + self.batch_size]
-            xs = [t[idx] for t in self.x]
+            xs = [t[idx] if isinstance(t, torch.Tensor) or order is None else t[idx.cpu().numpy()] for t in self.x]
             y = None if self.y is None else self.y[idx]
             sw = None if self.sample_weight is None else self.sample_weight[idx]
             batch: Batch = (xs[0] if self.single_input else xs, y, sw)

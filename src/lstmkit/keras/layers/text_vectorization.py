@@ -239,8 +239,8 @@ class TextVectorization(Layer):
             return (shape[0] if shape else None, self._output_sequence_length)
         if self._split is None:
             shape = (*shape, 1) if len(shape) <= 1 else shape
-        else:
-            shape = (*shape, None)
+        else:  # (N, 1) texts are split as (N,): Keras 3.15.1 says (N, 1, depth) here but returns (N, depth)
+            shape = (*(shape[:-1] if len(shape) > 1 and shape[-1] == 1 else shape), None)
         return self._lookup_layer.compute_output_shape(shape)
 
     def _output_dtype(self, inputs: Any) -> str:

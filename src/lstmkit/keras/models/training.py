@@ -5,12 +5,24 @@ Keras' rules kept: default batch size 32; `validation_split` takes the last samp
 `metrics` are not weighted by sample weights, `weighted_metrics` are; the epoch's `loss` is the mean of the
 batch losses weighted by batch size and includes the regularization penalties; logs are sorted by name, so
 History holds `acc, loss, val_acc, val_loss` for `metrics=["acc"]`.
+
+Data may come as Keras 3 takes it: a dict of inputs keyed by the names of a functional model's `Input`s
+(a missing name is an error naming the expected ones; extra keys are ignored, as Keras 3 does, with a
+warning), targets as a dict keyed by the output layer's name, and `loss`/`metrics` per output name. A
+generator of batches with `steps_per_epoch` works in `fit`, with `class_weight` too. The label check lets a
+`None` size of the output (a model on sequences of any length) take the labels' size.
+
+Keras 2's `fit_generator`, `evaluate_generator` and `predict_generator` run `fit`, `evaluate` and `predict`
+with a DeprecationWarning; their `max_queue_size`, `workers` and `use_multiprocessing` are accepted and have
+no effect (the batches are drawn in this process, one at a time). A Keras 2 `Sequence` (an object with
+`__len__` and `__getitem__`) is read batch by batch, in a shuffled order when `shuffle=True`, and its
+`on_epoch_end()` is called after each pass.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sized
 from typing import Any
 
 import numpy as np
@@ -22,6 +34,7 @@ from lstmkit.keras import metrics as metrics_mod
 from lstmkit.keras import optimizers as optimizers_mod
 from lstmkit.keras.keras_tensor import map_structure
 from lstmkit.keras.layers.layer import Layer, training_mode
+from lstmkit.keras.layers.lookup import as_text
 from lstmkit.keras.mixed_precision import LossScaleOptimizer, global_policy
 from lstmkit.train import (
     CallbackList,
@@ -53,6 +66,69 @@ def _is_batch_iterable(x: Any) -> bool:
     return isinstance(x, Iterable) and not hasattr(x, "__array__")
 
 
+def _is_sequence(x: Any) -> bool:
+    """A Keras 2 `Sequence` (or Keras 3 `PyDataset`): batches by index, `len()` of them, no `__iter__`."""
+    return (not isinstance(x, (np.ndarray, torch.Tensor, list, tuple, dict, str)) and not hasattr(x, "__array__")
+            and not isinstance(x, Iterable) and hasattr(x, "__getitem__") and hasattr(x, "__len__"))
+
+
+def _legacy(what: str, instead: str) -> None:
+    warnings.warn(f"{what} is a Keras 2 name that Keras 3 dropped; write {instead}", DeprecationWarning,
+                  stacklevel=3)
+
+
+class _SequenceBatches:
+    """A Keras 2 `Sequence` as an iterable: its batches in order (shuffled each pass when `shuffle`), then
+    its `on_epoch_end()`."""
+
+    def __init__(self, sequence: Any, shuffle: bool) -> None:
+        self.sequence, self.shuffle = sequence, bool(shuffle)
+
+    def __len__(self) -> int:
+        return len(self.sequence)
+
+    def __iter__(self) -> Iterator[Any]:
+        n = len(self.sequence)
+        order = torch.randperm(n).tolist() if self.shuffle else range(n)
+        for i in order:
+            yield self.sequence[i]
+        if callable(getattr(self.sequence, "on_epoch_end", None)):
+            self.sequence.on_epoch_end()
+
+
+class _NamedBatches:
+    """Batches of an iterable with dict inputs / targets put in the model's order and `class_weight` made
+    per-sample weights; iterating it again iterates the data again, so a DataLoader stays re-iterable."""
+
+    def __init__(self, data: Iterable[Any], model: Trainer, class_weight: dict | None, what: str) -> None:
+        self.data, self.model, self.class_weight, self.what = data, model, class_weight, what
+
+    def __len__(self) -> int:
+        if not isinstance(self.data, Sized):
+            raise TypeError("the data has no length")
+        return len(self.data)
+
+    def __iter__(self) -> Iterator[Any]:
+        for item in self.data:
+            yield self._batch(item)
+
+    def _batch(self, item: Any) -> Any:
+        if isinstance(item, dict):
+            return self.model._inputs_from_dict(item, self.what)
+        if not (isinstance(item, tuple) and 2 <= len(item) <= 3):
+            return item
+        x, y, sw = (*item, None) if len(item) == 2 else item
+        if isinstance(x, dict):
+            x = self.model._inputs_from_dict(x, self.what)
+        if isinstance(y, dict):
+            y = self.model._targets_from_dict(y, self.what)
+        if self.class_weight is not None and y is not None:
+            if sw is not None:
+                raise ValueError("give either class_weight or sample weights in the batches, not both")
+            sw = _class_weights_to_samples(self.class_weight, to_tensor(y, "y"))
+        return (x, y) if sw is None else (x, y, sw)
+
+
 class Trainer:
     """The Keras training API, mixed into Model."""
 
@@ -67,8 +143,14 @@ class Trainer:
         and the metrics. `device` (lstmkit's extra) forces "cpu" or "cuda"; the default takes CUDA when present."""
         if loss_weights is not None:
             raise ValueError("loss_weights is for models with several outputs, which compile() does not support")
-        if isinstance(loss, (list, dict)):
+        if isinstance(loss, dict):
+            loss = self._entry_for_output(loss, "loss")
+        if isinstance(loss, list):
             raise ValueError("compile() takes one loss: models with several outputs are not supported for training")
+        if isinstance(metrics, dict):
+            metrics = self._entry_for_output(metrics, "metrics", required=False)
+        if isinstance(weighted_metrics, dict):
+            weighted_metrics = self._entry_for_output(weighted_metrics, "weighted_metrics", required=False)
         if isinstance(optimizer, LossScaleOptimizer):
             self.optimizer, inner = optimizer, optimizer.inner_optimizer
         else:
@@ -86,6 +168,71 @@ class Trainer:
         self._compile_parts = {"optimizer": optimizers_mod.serialize(inner),
                                "metrics": [metrics_mod.serialize(m) for m in self._metric_specs],
                                "weighted_metrics": [metrics_mod.serialize(m) for m in self._weighted_metric_specs]}
+
+    def _output_names(self) -> list[str] | None:
+        """The names of the output layers, which dict targets, losses and metrics are keyed by (Keras'
+        `model.output_names`); None for a subclassed model, whose outputs have no layer names."""
+        from lstmkit.keras.models.sequential import Sequential  # a subclass of Model, which mixes in Trainer
+
+        if isinstance(self, Sequential) and self.layers:
+            return [self.layers[-1].name]
+        return None
+
+    def _input_names(self) -> list[str] | None:
+        """The names of the `Input`s, which dict inputs are keyed by; None where inputs have no names."""
+        return None
+
+    def _entry_for_output(self, per_output: dict, what: str, required: bool = True) -> Any:
+        """The value for this model's one output from a dict keyed by output name (compile's loss, metrics)."""
+        names = self._output_names()
+        if names is None:
+            raise ValueError(f"compile(): {what} given as a dict needs a model whose outputs have names (a "
+                             "functional or Sequential model); give it without the dict")
+        unknown = sorted(set(per_output) - set(names))
+        if unknown:
+            raise ValueError(f"compile(): {what} has keys {unknown} that are not outputs of the model; expected "
+                             f"the keys {names}")
+        if len(names) != 1:
+            raise ValueError(f"compile(): {what} for {len(names)} outputs: models with several outputs are not "
+                             "supported for training")
+        if names[0] not in per_output:
+            if required:
+                raise ValueError(f"compile(): {what} has no entry for the output {names[0]!r}; expected the keys "
+                                 f"{names}")
+            return None
+        return per_output[names[0]]
+
+    def _inputs_from_dict(self, x: dict, what: str) -> Any:
+        """Dict inputs in the model's input order, by the names of its Inputs (as Keras 3)."""
+        names = self._input_names()
+        if names is None:
+            raise ValueError(f"{what}: inputs given as a dict need a functional model, whose Input(name=...) "
+                             f"names are the keys; this {type(self).__name__} takes arrays (got the keys "
+                             f"{sorted(map(str, x))})")
+        missing = [n for n in names if n not in x]
+        if missing:
+            raise ValueError(f'{what}: Missing data for input "{missing[0]}". You passed a data dictionary with keys '
+                             f"{sorted(map(str, x))}. Expected the following keys: {names}")
+        extra = sorted(str(k) for k in x if k not in names)
+        if extra:
+            warnings.warn(f"{what}: the data dictionary has keys {extra} that are not inputs of the model (its "
+                          f"inputs are {names}); they are ignored, as Keras 3 does", UserWarning, stacklevel=4)
+        values = [x[n] for n in names]
+        return values if len(names) > 1 else values[0]
+
+    def _targets_from_dict(self, y: dict, what: str) -> Any:
+        """Dict targets keyed by the output layer's name: the array for the model's one output."""
+        names = self._output_names()
+        if names is None:
+            raise ValueError(f"{what}: targets given as a dict need a model whose outputs have names (a functional "
+                             f"or Sequential model); got the keys {sorted(map(str, y))}")
+        if sorted(map(str, y)) != sorted(names):
+            raise ValueError(f"{what}: the targets dictionary has the keys {sorted(map(str, y))}; expected the "
+                             f"output names {names}")
+        if len(names) != 1:
+            raise ValueError(f"{what}: targets for {len(names)} outputs: models with several outputs are not "
+                             "supported for training")
+        return y[names[0]]
 
     @property
     def _compile_config(self) -> dict[str, Any]:
@@ -141,25 +288,36 @@ class Trainer:
             raise ValueError(f"{what} got no data: x is None")
         n_inputs = self._num_inputs()
         if isinstance(x, dict):
-            raise ValueError(f"{what}: inputs given as a dict are not supported; give a list in the order of the "
-                             "model's inputs")
+            x = self._inputs_from_dict(x, what)
         if n_inputs > 1:
             if not isinstance(x, (list, tuple)) or len(x) != n_inputs:
                 raise ValueError(f"{what}: the model has {n_inputs} inputs, so x must be a list of {n_inputs} arrays")
-            tensors = [to_tensor(a, f"x[{i}]") for i, a in enumerate(x)]
+            tensors = [self._input_column(a, f"x[{i}]", i) for i, a in enumerate(x)]
         else:
-            tensors = [to_tensor(x, "x")]
+            tensors = [self._input_column(x, "x", 0)]
         for t in tensors:
-            if t.dim() == 0 or t.shape[0] == 0:
+            if t.ndim == 0 or t.shape[0] == 0:
                 raise ValueError(f"{what} got no data: x has shape {tuple(t.shape)} (0 samples)")
         return tensors, n_inputs <= 1
 
     def _num_inputs(self) -> int:
         return 1
 
+    def _input_column(self, a: Any, name: str, i: int) -> Any:
+        """Input `i` as a tensor; text stays a NumPy array of str when that input feeds a TextVectorization or
+        StringLookup (a Functional `Input(dtype="string")`, or the first layer of a Sequential)."""
+        inputs = getattr(self, "_input_tensors", None)
+        layers = getattr(self, "layers", None) if inputs is None else None
+        takes_text = inputs[i].dtype == "string" if inputs else bool(layers) and getattr(layers[0], "_takes_text",
+                                                                                            False)
+        text = as_text(a) if takes_text else None
+        return to_tensor(a, name) if text is None else text
+
     def _array_data(self, x: Any, y: Any, sample_weight: Any, class_weight: Any, what: str,
                     need_y: bool = True) -> tuple[list[torch.Tensor], torch.Tensor | None, torch.Tensor | None, bool]:
         xs, single = self._inputs_to_tensors(x, what)
+        if isinstance(y, dict):
+            y = self._targets_from_dict(y, what)
         if y is None and need_y:
             raise ValueError(f"{what} needs targets: give y (labels) with x")
         yt = None if y is None else to_tensor(y, "y")
@@ -265,14 +423,20 @@ class Trainer:
             raise ValueError(f"epochs and initial_epoch must be non-negative integers, got {epochs}, {initial_epoch}")
         device = self._device_for_training()
         val_batches = None
+        if _is_sequence(x):
+            x = _SequenceBatches(x, shuffle)
         if _is_batch_iterable(x):
             if y is not None or validation_split:
                 raise ValueError("with x given as an iterable of batches, y and validation_split must not be given")
+            if sample_weight is not None:
+                raise ValueError("with x given as an iterable of batches, give the sample weights in the batches: "
+                                 "(x, y, sample_weight)")
+            if not self.built and iter(x) is x:  # a one-pass iterator: peeking would lose its first batch
+                raise ValueError("fit on a generator needs a built model: start the model with Input(shape=...) "
+                                 "or give a dataset that can be iterated again (a DataLoader, a list)")
+            x = _NamedBatches(x, self, class_weight, "fit")
             train: Any = IterableBatches(x, steps_per_epoch)
             if not self.built:
-                if iter(x) is x:  # a one-pass iterator: peeking would lose its first batch
-                    raise ValueError("fit on a generator needs a built model: start the model with Input(shape=...) "
-                                     "or give a dataset that can be iterated again (a DataLoader, a list)")
                 fx, _, _ = unpack(next(iter(x)))
                 self._maybe_build_from(fx if isinstance(fx, list) else [fx], not isinstance(fx, list))
         else:
@@ -283,7 +447,7 @@ class Trainer:
                 val_batches = TensorBatches(vxs, vy, vsw, validation_batch_size or batch_size or 32,
                                             single_input=single)
             self._maybe_build_from(xs, single)
-            out_shape = self._output_shape_for(xs, single)
+            out_shape = _sizes_from_targets(self._output_shape_for(xs, single), yt, self._loss_fn)
             losses_mod.check_targets(self._loss_fn, yt, out_shape)
             self._resolve_metrics(tuple(yt.shape), out_shape)
             train = TensorBatches(xs, yt, sw, batch_size or 32, shuffle=shuffle, single_input=single)
@@ -317,8 +481,10 @@ class Trainer:
         return history
 
     def _validation_batches(self, data: Any, batch_size: int, steps: int | None) -> Any:
+        if _is_sequence(data):
+            data = _SequenceBatches(data, shuffle=False)
         if _is_batch_iterable(data):
-            return IterableBatches(data, steps)
+            return IterableBatches(_NamedBatches(data, self, None, "fit (validation_data)"), steps)
         if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
             raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)")
         vx, vy, vsw = (*data, None) if len(data) == 2 else data
@@ -331,12 +497,14 @@ class Trainer:
         """Loss and metrics on (x, y): a scalar without metrics, else [loss, *metrics] (or a dict)."""
         self._require_compiled("evaluate")
         verbose = _verbose(verbose)
+        if _is_sequence(x):
+            x = _SequenceBatches(x, shuffle=False)
         if _is_batch_iterable(x):
-            data: Any = IterableBatches(x, steps)
+            data: Any = IterableBatches(_NamedBatches(x, self, None, "evaluate"), steps)
         else:
             xs, yt, sw, single = self._array_data(x, y, sample_weight, None, "evaluate")
             self._maybe_build_from(xs, single)
-            out_shape = self._output_shape_for(xs, single)
+            out_shape = _sizes_from_targets(self._output_shape_for(xs, single), yt, self._loss_fn)
             losses_mod.check_targets(self._loss_fn, yt, out_shape)
             self._resolve_metrics(tuple(yt.shape), out_shape)
             data = TensorBatches(xs, yt, sw, batch_size or 32, single_input=single)
@@ -357,8 +525,10 @@ class Trainer:
                 callbacks: list | None = None) -> Any:
         """The model's outputs for x, as NumPy arrays (a list of arrays for several outputs)."""
         verbose = _verbose(verbose)
+        if _is_sequence(x):
+            x = _SequenceBatches(x, shuffle=False)
         if _is_batch_iterable(x):
-            data: Any = IterableBatches(x, steps)
+            data: Any = IterableBatches(_NamedBatches(x, self, None, "predict"), steps)
         else:
             xs, _, _, single = self._array_data(x, None, None, None, "predict", need_y=False)
             self._maybe_build_from(xs, single)
@@ -373,6 +543,40 @@ class Trainer:
         if isinstance(first, (list, tuple)):
             return [np.concatenate([o[i] for o in outputs]) for i in range(len(first))]
         return np.concatenate(outputs)
+
+    # ----- Keras 2's generator methods -------------------------------------------------------------
+    def fit_generator(self, generator: Any, steps_per_epoch: int | None = None, epochs: int = 1, verbose: Any = 1,
+                      callbacks: list | None = None, validation_data: Any = None, validation_steps: int | None = None,
+                      validation_freq: int = 1, class_weight: dict | None = None, max_queue_size: int = 10,
+                      workers: int = 1, use_multiprocessing: bool = False, shuffle: bool = True,
+                      initial_epoch: int = 0) -> callbacks_mod.History:
+        """Keras 2's `fit_generator`: `fit` on batches from a generator (or a Sequence)."""
+        _legacy("Model.fit_generator", "model.fit(generator, steps_per_epoch=...)")
+        _check_generator_args("fit_generator", generator, steps_per_epoch, "steps_per_epoch", max_queue_size,
+                              workers)
+        if validation_data is not None and not isinstance(validation_data, (tuple, list)):
+            _check_generator_args("fit_generator", validation_data, validation_steps, "validation_steps",
+                                  max_queue_size, workers, what="validation_data")
+        return self.fit(generator, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=verbose,
+                        callbacks=callbacks, validation_data=validation_data, validation_steps=validation_steps,
+                        validation_freq=validation_freq, class_weight=class_weight, shuffle=shuffle,
+                        initial_epoch=initial_epoch)
+
+    def evaluate_generator(self, generator: Any, steps: int | None = None, callbacks: list | None = None,
+                           max_queue_size: int = 10, workers: int = 1, use_multiprocessing: bool = False,
+                           verbose: Any = 0) -> Any:
+        """Keras 2's `evaluate_generator`: `evaluate` on batches from a generator (or a Sequence)."""
+        _legacy("Model.evaluate_generator", "model.evaluate(generator, steps=...)")
+        _check_generator_args("evaluate_generator", generator, steps, "steps", max_queue_size, workers)
+        return self.evaluate(generator, steps=steps, callbacks=callbacks, verbose=verbose)
+
+    def predict_generator(self, generator: Any, steps: int | None = None, callbacks: list | None = None,
+                          max_queue_size: int = 10, workers: int = 1, use_multiprocessing: bool = False,
+                          verbose: Any = 0) -> Any:
+        """Keras 2's `predict_generator`: `predict` on batches from a generator (or a Sequence)."""
+        _legacy("Model.predict_generator", "model.predict(generator, steps=...)")
+        _check_generator_args("predict_generator", generator, steps, "steps", max_queue_size, workers)
+        return self.predict(generator, steps=steps, callbacks=callbacks, verbose=verbose)
 
     def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, class_weight: Any = None,
                        return_dict: bool = False) -> Any:
@@ -415,6 +619,36 @@ class Trainer:
             return logs
         values = [logs["loss"], *[logs[m.name] for m in self.compiled_metrics_list()]]
         return values[0] if len(values) == 1 else values
+
+
+def _check_generator_args(method: str, data: Any, steps: int | None, steps_name: str, max_queue_size: Any,
+                          workers: Any, what: str = "generator") -> None:
+    """Keras 2's rules: a generator without a length needs its number of steps; queue and workers are counts."""
+    if not (_is_batch_iterable(data) or _is_sequence(data)):
+        raise ValueError(f"{method}: {what} must be a generator, an iterable of batches or a Sequence, got "
+                         f"{type(data).__name__}; for arrays use fit/evaluate/predict")
+    if steps is None and not isinstance(data, Sized) and not _is_sequence(data):
+        raise ValueError(f"{method}: `{steps_name}=None` is only valid for a generator with a length (a Sequence, "
+                         f"a DataLoader); give `{steps_name}`, the number of batches to draw from {what}")
+    if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps <= 0):
+        raise ValueError(f"{method}: {steps_name} must be a positive integer, got {steps!r}")
+    for name, value in (("max_queue_size", max_queue_size), ("workers", workers)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{method}: {name} must be a non-negative integer, got {value!r}")
+
+
+def _sizes_from_targets(out_shape: tuple, y: torch.Tensor, loss: Any) -> tuple:
+    """The output shape with its unknown (None) sizes taken from the labels, so the label check compares only
+    the sizes the model fixes: labels (240, 47, 31) go with an output (None, None, 31). The last axis stays
+    unknown for sparse labels, which have no class axis (or a trailing 1)."""
+    y_shape = tuple(y.shape)
+    sparse = type(loss).__name__ == "SparseCategoricalCrossentropy"
+    filled = list(out_shape)
+    for i in range(1, len(filled)):
+        last = i == len(filled) - 1
+        if filled[i] is None and i < len(y_shape) and not (last and (sparse or len(y_shape) != len(filled))):
+            filled[i] = y_shape[i]
+    return tuple(filled)
 
 
 def _as_list(metrics: Any, what: str) -> list:
