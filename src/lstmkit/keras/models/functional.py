@@ -96,6 +96,14 @@ class Functional(Model, functional_api=True):
     def _num_inputs(self) -> int:
         return len(self._input_tensors)
 
+    def _input_names(self) -> list[str]:
+        return [t.node.layer.name for t in self._input_tensors]
+
+    def _output_names(self) -> list[str]:
+        if isinstance(self._outputs_structure, dict):  # Keras: the keys of a dict of outputs are their names
+            return list(self._outputs_structure)
+        return [t.node.layer.name for t in self._output_tensors]
+
     def _check_inputs(self, values: list[torch.Tensor]) -> None:
         for kt, v in zip(self._input_tensors, values):
             expected = kt.shape
@@ -106,6 +114,8 @@ class Functional(Model, functional_api=True):
 
     def _call_internal(self, inputs: Any, *args: Any, mask: Any = None, training: bool | None = None,
                        **kwargs: Any) -> tuple[Any, Any]:
+        if isinstance(inputs, dict) and not isinstance(self._inputs_structure, dict):
+            inputs = self._inputs_from_dict(inputs, f"Model '{self.name}'")  # keyed by the Input names, as Keras
         values = flatten(inputs) if len(self._input_tensors) > 1 else [inputs]
         if len(values) != len(self._input_tensors):
             raise ValueError(f"Model '{self.name}' takes {len(self._input_tensors)} inputs, got {len(values)}")
