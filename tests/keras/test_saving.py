@@ -45,7 +45,7 @@ def test_save_and_load_model_round_trip(build, tmp_path):
     path = tmp_path / "model.keras"
     model.save(path)
     with zipfile.ZipFile(path) as z:
-        assert sorted(z.namelist()) == ["config.json", "metadata.json", "model.weights.safetensors"]
+        assert sorted(z.namelist()) == ["config.json", "metadata.json", "model.weights.h5"]  # Keras 3's format
         assert not any(n.endswith((".pkl", ".pt", ".pickle")) for n in z.namelist())
         config = json.loads(z.read("config.json"))
     assert config["class_name"] == type(model).__name__ and config["compile_config"]["loss"]
@@ -118,11 +118,14 @@ def test_plot_history_writes_a_png(tmp_path):
 
 # ----- damaged files: every error names the file and the fault --------------------------------------------------
 def _small(folder):
-    """A compiled model saved as folder/m.keras and folder/m.weights.safetensors."""
+    """A compiled model saved as folder/m.keras (the safetensors zip lstmkit wrote before Keras' format, which
+    it still reads) and folder/m.weights.safetensors."""
+    from lstmkit.keras.models.saving import save_lstmkit_zip
+
     folder.mkdir(exist_ok=True)
     model = lk.Sequential([lk.Input((6,), dtype="int32"), L.Embedding(30, 4), L.LSTM(3), L.Dense(1)])
     model.compile(optimizer="adam", loss="mse")
-    model.save(folder / "m.keras")
+    save_lstmkit_zip(model, folder / "m.keras")
     model.save_weights(folder / "m.weights.safetensors")
     return model
 

@@ -62,9 +62,11 @@ def deserialize_keras_object(config: Any, custom_objects: Mapping[str, Any] | No
 
 def load_model(filepath: str | os.PathLike, custom_objects: Mapping[str, Any] | None = None, compile: bool = True,
                safe_mode: bool = True) -> Any:
-    """A model saved with `model.save(...)`; `custom_objects` name the user's classes in its config."""
+    """A model saved with `model.save(...)` of lstmkit, Keras 3 (`.keras`) or Keras 2 (`.h5`);
+    `custom_objects` name the user's classes in its config. A Lambda's bytecode loads only with
+    `safe_mode=False`, as in Keras."""
     with custom_object_scope(custom_objects):
-        return _files.load_model(filepath, compile=compile)
+        return _files.load_model(filepath, compile=compile, safe_mode=safe_mode)
 
 
 save_model = _files.save_model

@@ -1,13 +1,17 @@
-"""Saving and loading without pickle: a JSON config for the architecture, safetensors for the arrays.
+"""Saving and loading without pickle, in Keras' own file formats and in lstmkit's earlier one.
 
-`model.save("m.keras")` writes a zip (like Keras' `.keras` format) holding
+`model.save("m.keras")` writes Keras 3's `.keras` zip (config.json in Keras' schema, model.weights.h5 in
+Keras' HDF5 layout; `lstmkit.keras.keras_format`), which real Keras 3 opens. `load_model` reads that, the
+`.keras` files of Keras 3 itself, Keras 2's whole-model `.h5` files (`lstmkit.keras.h5_format`), and the
+`.keras` zips lstmkit wrote before (holding
   config.json                 {"class_name": "Sequential" | "Functional", "config": ..., "compile_config": ...}
   metadata.json               the lstmkit version and the date
   model.weights.safetensors   "weights/0000", ... in `model.get_weights()` order (Keras' layout), and the
-                              optimizer's slots as "optimizer/{param}/{slot}" with its step count in the metadata.
-Loading rebuilds layers only from lstmkit.keras's own classes by name, so a file cannot run code.
-`save_weights` writes the weights alone, as one safetensors file. Every file is written whole or not at all.
-Reading one that is damaged (a bad zip, JSON or safetensors; weights missing from their numbering) raises
+                              optimizer's slots as "optimizer/{param}/{slot}" with its step count in the metadata).
+`save_weights` writes by the name: "*.weights.h5" Keras 3's HDF5 layout, any other "*.h5" Keras 2's
+(layer_names / weight_names, which Keras 3's load_weights("*.h5") also reads), anything else lstmkit's
+safetensors. Loading rebuilds layers only from lstmkit.keras's own classes by name, so a file cannot run
+code. Every file is written whole or not at all. Reading one that is damaged or that does not fit raises
 `lstmkit.errors.FileFormatError` naming the file and the fault.
 """
 
@@ -23,6 +27,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 import torch
 from safetensors import SafetensorError
@@ -32,6 +37,7 @@ from safetensors.numpy import save as st_save
 from lstmkit import __version__
 from lstmkit.errors import FileFormatError
 from lstmkit.io import atomic_write_bytes
+from lstmkit.keras import h5_format, keras_format
 from lstmkit.keras.layers.layer import Layer, fmt_shape
 from lstmkit.keras.layers.wrappers import layer_from_config
 from lstmkit.keras.losses import get as get_loss
@@ -78,6 +84,15 @@ def save_model(model: Any, filepath: str | os.PathLike, overwrite: bool = True, 
         raise ValueError(f"model.save() writes a '.keras' file; got {str(filepath)!r} (use save_weights() for "
                          "'.weights.safetensors')")
     _check_overwrite(path, overwrite)
+    if not model.built:
+        raise ValueError(f"Model '{model.name}' is not built yet: it has no weights to save")
+    atomic_write_bytes(path, keras_format.keras_zip_bytes(model, include_optimizer))
+
+
+def save_lstmkit_zip(model: Any, filepath: str | os.PathLike, include_optimizer: bool = True) -> None:
+    """The `.keras` zip of lstmkit before it wrote Keras' format (safetensors weights); kept so that the
+    files it made stay readable, and tested that way."""
+    path = Path(filepath)
     config = model_config(model)
     config["compile_config"] = getattr(model, "_compile_config", None) if getattr(model, "compiled", False) else None
 
@@ -91,17 +106,25 @@ def save_model(model: Any, filepath: str | os.PathLike, overwrite: bool = True, 
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _zip_names(path: Path) -> set[str]:
+    try:
+        with zipfile.ZipFile(path) as z:
+            return set(z.namelist())
+    except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+        raise FileFormatError(path, f"a damaged zip archive ({e})") from None
+
+
 def _read_zip(path: Path) -> tuple[dict, bytes]:
     if not path.exists():
         raise FileNotFoundError(f"no model file at {path}")
     if not zipfile.is_zipfile(path):
-        raise FileFormatError(path, "not a .keras file written by lstmkit (not a zip archive)")
+        raise FileFormatError(path, "not a .keras file (not a zip archive)")
     try:
         with zipfile.ZipFile(path) as z:
             names = set(z.namelist())
             if CONFIG not in names or WEIGHTS not in names:
-                raise FileFormatError(path, f"lacks {CONFIG} or {WEIGHTS}: not a .keras file written by lstmkit "
-                                            "(files from Keras itself hold HDF5 weights, which lstmkit does not read)")
+                raise FileFormatError(path, f"lacks {CONFIG} and {keras_format.WEIGHTS} or {WEIGHTS}: not a "
+                                            ".keras file of Keras 3 or of lstmkit")
             raw_config, blob = z.read(CONFIG), z.read(WEIGHTS)
     except (zipfile.BadZipFile, zlib.error, EOFError) as e:  # a bad CRC, a cut or garbled member
         raise FileFormatError(path, f"a damaged zip archive ({e})") from None
@@ -162,6 +185,12 @@ def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None, 
     and optimizer state, so training can resume."""
 
     path = Path(filepath)
+    if not path.exists():
+        raise FileNotFoundError(f"no model file at {path}")
+    if h5py.is_hdf5(path):
+        return h5_format.load_legacy_model(path, compile=compile, safe_mode=safe_mode)
+    if zipfile.is_zipfile(path) and keras_format.is_keras3_zip(_zip_names(path)):
+        return _load_keras3(path, compile, safe_mode)
     config, blob = _read_zip(path)
     arrays, metadata = _read_safetensors(blob, f"{path} ({WEIGHTS})")
     weights, opt_state = _weight_list(arrays, metadata, f"{path} ({WEIGHTS})")
@@ -195,21 +224,71 @@ def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None, 
     return model
 
 
+def _load_keras3(path: Path, compile: bool, safe_mode: bool) -> Any:
+    """A Keras 3 `.keras` file (Keras' own or lstmkit's): the model, its weights, and when compiled its
+    compile settings and optimizer state."""
+    config, metadata, blob = keras_format.read_keras_zip(path)
+    model = keras_format.build_from_keras_config(config, str(path), safe_mode)
+    if not model.built:
+        raise FileFormatError(path, "the saved model has no input shape, so its weights cannot be placed")
+    keras_format.apply_options(model, metadata.get("lstmkit_options") or {})
+    compile_config = config.get("compile_config")
+    if compile and compile_config:
+        _compile_from_keras(model, compile_config, path)
+    where = f"{path} ({keras_format.WEIGHTS})"
+    with keras_format.open_h5(blob, where) as f:
+        keras_format.load_weights_h5(model, f, where, optimizer=compile)
+    return model
+
+
+def _strip(spec: Any) -> Any:
+    """A Keras object config without its "module" and "registered_name" (lstmkit finds classes by name)."""
+    if isinstance(spec, dict) and "class_name" in spec:
+        return {"class_name": spec["class_name"], "config": dict(spec.get("config") or {})}
+    return spec
+
+
+def _compile_from_keras(model: Any, cc: dict[str, Any], path: Path) -> None:
+    try:
+        optimizer = get_optimizer(_strip(cc["optimizer"]))
+        loss = cc.get("loss")
+        metrics = [m if isinstance(m, str) else get_metric(_strip(m)) for m in cc.get("metrics") or []]
+        weighted = [m if isinstance(m, str) else get_metric(_strip(m)) for m in cc.get("weighted_metrics") or []]
+        model.compile(optimizer=optimizer, loss=None if loss is None else get_loss(_strip(loss)), metrics=metrics,
+                      weighted_metrics=weighted)
+    except (ValueError, TypeError, KeyError) as e:
+        raise FileFormatError(path, f"its compile_config cannot be compiled by lstmkit.keras "
+                                    f"({type(e).__name__}: {e})") from e
+
+
 def save_weights(model: Any, filepath: str | os.PathLike, overwrite: bool = True) -> None:
+    """"*.weights.h5": Keras 3's HDF5 layout; another "*.h5": Keras 2's; else lstmkit's safetensors."""
     path = Path(filepath)
     if path.suffix == ".keras":
-        raise ValueError("save_weights() writes a safetensors file; name it '*.weights.safetensors' (use save() "
-                         "for '.keras')")
+        raise ValueError("save_weights() writes a weights file; name it '*.weights.h5' (Keras 3's format) or "
+                         "'*.weights.safetensors' (use save() for '.keras')")
     _check_overwrite(path, overwrite)
     if not model.built:
         raise ValueError(f"Model '{model.name}' is not built yet: it has no weights to save")
-    atomic_write_bytes(path, _weights_bytes(model, include_optimizer=False))
+    if path.name.endswith(".weights.h5"):
+        atomic_write_bytes(path, keras_format.weights_h5_bytes(model, include_optimizer=False))
+    elif path.suffix in (".h5", ".hdf5"):
+        atomic_write_bytes(path, h5_format.save_legacy_weights_bytes(model))
+    else:
+        atomic_write_bytes(path, _weights_bytes(model, include_optimizer=False))
 
 
 def load_weights(model: Any, filepath: str | os.PathLike, skip_mismatch: bool = False) -> None:
     """Weights saved by `save_weights` or `save` into a built model of the same architecture. With
     `skip_mismatch` (as Keras) a weight whose shape differs, or that the file lacks, keeps its value."""
     path = Path(filepath)
+    if path.exists() and (h5py.is_hdf5(path) or (zipfile.is_zipfile(path) and
+                                                  keras_format.is_keras3_zip(_zip_names(path)))):
+        if not model.built:
+            raise ValueError(f"Model '{model.name}' is not built yet: build it (call it on data or give an input "
+                             "shape) before load_weights()")
+        _load_h5_weights(model, path, skip_mismatch)
+        return
     if zipfile.is_zipfile(path):
         _, blob = _read_zip(path)
         where = f"{path} ({WEIGHTS})"
@@ -236,6 +315,21 @@ def load_weights(model: Any, filepath: str | os.PathLike, skip_mismatch: bool = 
         else:
             loaded.append(w)
     model.set_weights(loaded)
+
+
+def _load_h5_weights(model: Any, path: Path, skip_mismatch: bool) -> None:
+    if h5py.is_hdf5(path):
+        with keras_format.open_h5(path, str(path)) as f:
+            if h5_format.is_legacy_weights(f):
+                group = f["model_weights"] if "model_weights" in f else f
+                h5_format.load_legacy_weights(model, group, str(path), skip_mismatch)
+            else:
+                keras_format.load_weights_h5(model, f, str(path), skip_mismatch, optimizer=False)
+        return
+    _, _, blob = keras_format.read_keras_zip(path)
+    where = f"{path} ({keras_format.WEIGHTS})"
+    with keras_format.open_h5(blob, where) as f:
+        keras_format.load_weights_h5(model, f, where, skip_mismatch, optimizer=False)
 
 
 def _owner_of(model: Any, index: int) -> str:

@@ -1,0 +1,618 @@
+"""Keras 3's own file formats: the `.keras` zip and the `.weights.h5` HDF5 file, both ways.
+
+A `.keras` file of Keras 3 is a zip holding
+  metadata.json      {"keras_version", "date_saved"}; lstmkit adds "lstmkit_version" and, under
+                     "lstmkit_options", the options of lstmkit's own that Keras' layers do not take
+                     ({"<layer path>": {"backend": "cpu"}}), so Keras opens the file and ignores them
+  config.json        Keras' serialization schema: every object as {"module", "class_name", "config",
+                     "registered_name"}, layers with a "build_config", the model with a "compile_config"
+  model.weights.h5   HDF5: each layer's variables as datasets "vars/0", "vars/1", ... in a group named by
+                     where the layer sits. Keras names these groups by class, not by layer name:
+                     "layers/<snake_case class name>" ("lstm", then "lstm_1", ...) for a model's layers,
+                     ".../cell" for a recurrent layer's cell, ".../forward_layer" and ".../backward_layer"
+                     for Bidirectional, ".../layer" for TimeDistributed; "optimizer/vars" holds the
+                     iteration count, the learning rate, then the optimizer's slots per trainable variable.
+lstmkit.keras layers hold their weights in Keras' layout already (kernel (I, 4U), recurrent_kernel (U, 4U),
+bias (4U,), GRU bias (2, 3U)), so the arrays go in and out as they are.
+
+Reading never runs code: classes are found by name among lstmkit.keras' own and the registered ones; a
+Lambda's Python bytecode is refused unless `safe_mode=False` (as Keras). A file that does not fit gets a
+`FileFormatError` naming the file, the layer and the fault.
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import io
+import json
+import marshal
+import time
+import types
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import torch
+
+from lstmkit import __version__
+from lstmkit.errors import FileFormatError
+from lstmkit.keras.layers.layer import LAYER_CLASSES, Layer, fmt_shape, to_snake_case
+from lstmkit.keras.registry import get_registered_object
+
+KERAS_VERSION = "3.15.1"  # the Keras release whose files these are (and that the tests open them with)
+CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
+LSTMKIT_ONLY = ("backend",)  # layer options of lstmkit's own: Keras' layers refuse them as arguments
+# Keras config keys lstmkit's classes do not take, with the value that means "not used"; another value is refused.
+_KERAS_ONLY = {"quantization_config": None, "sparse": False, "ragged": False, "optional": False,
+               "input_axes": None, "output_axes": None, "lora_rank": None, "lora_alpha": None,
+               "shared_object_id": ...}
+_MODULES = {"initializer": "keras.initializers", "regularizer": "keras.regularizers",
+            "constraint": "keras.constraints"}
+_LAYER_KEYS = ("layer", "backward_layer", "cell", "layers", "cells")
+# Keras' optimizers create their slots in these groups, one group for every trainable variable in turn
+# (Adam: momentum and velocity of variable 0, then of 1, ...; then all velocity_hats).
+_SLOT_GROUPS = {"Adam": [("momentum", "velocity"), ("velocity_hat",)],
+                "AdamW": [("momentum", "velocity"), ("velocity_hat",)],
+                "RMSprop": [("velocity",), ("momentum",), ("average_gradient",)],
+                "SGD": [("momentum",)], "Adagrad": [("accumulator",)]}
+
+
+# ----- configs: lstmkit -> Keras ----------------------------------------------------------------
+def _keras_object(spec: dict[str, Any], module: str, config: dict[str, Any]) -> dict[str, Any]:
+    return {"module": module, "class_name": spec["class_name"], "config": config,
+            "registered_name": spec.get("registered_name")}
+
+
+def _to_keras_value(key: str, value: Any, path: str, options: dict[str, dict[str, Any]]) -> Any:
+    if isinstance(value, dict) and "class_name" in value and "config" in value:
+        if key in _LAYER_KEYS:
+            return _to_keras_layer(value, f"{path}/{key}", options)
+        module = next((m for suffix, m in _MODULES.items() if key.endswith(suffix)), "keras")
+        return _keras_object(value, module, dict(value["config"]))
+    if isinstance(value, list) and key in _LAYER_KEYS:
+        return [_to_keras_layer(v, f"{path}/{key}", options) for v in value]
+    return value
+
+
+def _to_keras_layer(spec: dict[str, Any], path: str, options: dict[str, dict[str, Any]],
+                    layer: Layer | None = None) -> dict[str, Any]:
+    """One layer's {"class_name", "config"} in Keras' schema; lstmkit-only options go to `options[path]`."""
+    config: dict[str, Any] = {}
+    for key, value in spec["config"].items():
+        if key in LSTMKIT_ONLY:
+            options.setdefault(path, {})[key] = value
+            continue
+        if key == "batch_input_shape":  # Keras 3 takes the input shape from an InputLayer (added by the caller)
+            continue
+        config[key] = _to_keras_value(key, value, path, options)
+    module = "keras.layers"
+    if spec["class_name"] == "Sequential":
+        module = "keras"
+    elif spec["class_name"] == "Functional":
+        module = "keras.src.models.functional"
+    out = _keras_object(spec, module, config)
+    shape = getattr(layer, "_build_shape", None) if layer is not None else None
+    if shape is not None:
+        out["build_config"] = {"input_shape": _json_shape(shape)}
+    return out
+
+
+def _json_shape(shape: Any) -> Any:
+    return [_json_shape(s) for s in shape] if isinstance(shape, list) else list(shape)
+
+
+def keras_model_config(model: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The model's config.json in Keras 3's schema, and the lstmkit-only options by layer path."""
+    from lstmkit.keras.models.functional import Functional
+    from lstmkit.keras.models.sequential import Sequential
+
+    options: dict[str, dict[str, Any]] = {}
+    cfg = model.get_config()
+    by_name = {layer.name: layer for layer in model.layers}
+    config: dict[str, Any] = {k: v for k, v in cfg.items() if k not in ("layers", "nodes", "inputs", "outputs")}
+    if isinstance(model, Sequential):
+        layers = []
+        for i, spec in enumerate(cfg["layers"]):
+            batch_shape = spec["config"].get("batch_input_shape")
+            if i == 0 and batch_shape is not None and spec["class_name"] != "InputLayer":
+                layers.append({"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+                               "config": {"batch_shape": list(batch_shape), "dtype": "float32",
+                                          "name": f"{spec['config']['name']}_input"}})
+            layers.append(_to_keras_layer(spec, spec["config"]["name"], options, by_name.get(spec["config"]["name"])))
+        config["layers"] = layers
+        if config.get("build_input_shape") is None and getattr(model, "_build_shape", None) is not None:
+            config["build_input_shape"] = _json_shape(model._build_shape)
+        out = {"module": "keras", "class_name": "Sequential", "config": config, "registered_name": None}
+        if config.get("build_input_shape") is not None:
+            out["build_config"] = {"input_shape": config["build_input_shape"]}
+        return out, options
+    if not isinstance(model, Functional):
+        raise ValueError(f"only Sequential and functional models can be written in Keras' format, got "
+                         f"{type(model).__name__}")
+    nodes = [t.node for t in model._input_tensors] + list(model._nodes)
+    seen: dict[str, int] = {}
+    history = []  # node index -> (layer name, the node's index among that layer's calls)
+    for node in nodes:
+        history.append((node.layer.name, seen.get(node.layer.name, 0)))
+        seen[node.layer.name] = seen.get(node.layer.name, 0) + 1
+
+    def tensor(ref: Any) -> Any:
+        if isinstance(ref, dict) and set(ref) == {"__keras_tensor__"}:
+            n, i = ref["__keras_tensor__"]
+            outputs = nodes[n].outputs
+            t = outputs[i] if isinstance(outputs, (list, tuple)) else outputs
+            name, k = history[n]
+            return {"class_name": "__keras_tensor__", "config": {"shape": list(t.shape), "dtype": t.dtype,
+                                                                  "keras_history": [name, k, i]}}
+        if isinstance(ref, list):
+            return [tensor(r) for r in ref]
+        if isinstance(ref, dict):
+            return {k: tensor(v) for k, v in ref.items()}
+        return ref
+
+    layers = []
+    for spec in cfg["layers"]:
+        name = spec["config"]["name"]
+        entry = _to_keras_layer(spec, name, options, by_name.get(name))
+        if spec["class_name"] == "InputLayer":
+            entry.pop("build_config", None)
+        entry["name"] = name
+        calls = [] if spec["class_name"] == "InputLayer" else [n for n in cfg["nodes"] if n["layer"] == name]
+        entry["inbound_nodes"] = [{"args": tensor(n["args"]), "kwargs": tensor(n["kwargs"])} for n in calls]
+        layers.append(entry)
+    config["layers"] = layers
+
+    def endpoints(structure: Any) -> Any:
+        if isinstance(structure, dict) and set(structure) == {"__keras_tensor__"}:
+            n, i = structure["__keras_tensor__"]
+            return [history[n][0], history[n][1], i]
+        return [endpoints(s) for s in structure]
+
+    config["input_layers"] = endpoints(cfg["inputs"])
+    config["output_layers"] = endpoints(cfg["outputs"])
+    return {"module": "keras.src.models.functional", "class_name": "Functional", "config": config,
+            "registered_name": "Functional"}, options
+
+
+def keras_compile_config(model: Any) -> dict[str, Any] | None:
+    if not getattr(model, "compiled", False):
+        return None
+    cc = model._compile_config
+    opt = cc["optimizer"]
+    loss = cc.get("loss")
+    return {
+        "optimizer": {"module": "keras.optimizers", "class_name": opt["class_name"], "config": opt["config"],
+                      "registered_name": None},
+        "loss": loss if not isinstance(loss, dict) else _keras_object(loss, "keras.losses", loss["config"]),
+        "loss_weights": None,
+        "metrics": [m if isinstance(m, str) else _keras_object(m, "keras.metrics", m["config"])
+                    for m in cc.get("metrics") or []] or None,
+        "weighted_metrics": [m if isinstance(m, str) else _keras_object(m, "keras.metrics", m["config"])
+                             for m in cc.get("weighted_metrics") or []] or None,
+        "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False,
+    }
+
+
+# ----- configs: Keras -> lstmkit ----------------------------------------------------------------
+class _Reader:
+    """Turns a Keras 3 config into lstmkit.keras' {"class_name", "config"} form, checking every class."""
+
+    def __init__(self, where: str, safe_mode: bool) -> None:
+        self.where, self.safe_mode = where, safe_mode
+
+    def fail(self, layer: str, what: str) -> FileFormatError:
+        return FileFormatError(self.where, f"layer {layer!r}: {what}")
+
+    def value(self, key: str, value: Any, layer: str) -> Any:
+        if isinstance(value, dict) and "class_name" in value and "config" in value:
+            if key in _LAYER_KEYS:
+                return self.layer(value)
+            if value["class_name"] in ("DTypePolicy", "FloatDTypePolicy"):
+                return value["config"]["name"]
+            out = {"class_name": value["class_name"], "config": {k: self.value(k, v, layer)
+                                                                 for k, v in (value["config"] or {}).items()
+                                                                 if k not in _KERAS_ONLY}}
+            if value.get("registered_name") not in (None, value["class_name"]):
+                out["registered_name"] = value["registered_name"]
+            return out
+        if isinstance(value, list) and key in _LAYER_KEYS:
+            return [self.layer(v) for v in value]
+        return value
+
+    def layer(self, spec: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(spec, dict) or "class_name" not in spec or not isinstance(spec.get("config"), dict):
+            raise FileFormatError(self.where, f"a layer entry of its {CONFIG} is not a Keras object "
+                                              f"(class_name + config): {str(spec)[:200]}")
+        cls, raw = spec["class_name"], spec["config"]
+        name = raw.get("name", cls)
+        if cls == "Lambda":
+            return self.lambda_layer(raw, name)
+        found = any(isinstance(k, str) and get_registered_object(k) is not None
+                    for k in (spec.get("registered_name"), cls))
+        if not found and cls not in LAYER_CLASSES:
+            raise self.fail(name, f"class {cls!r} (module {spec.get('module')!r}) is not an lstmkit.keras layer; "
+                                  "pass it in custom_objects or register it with register_keras_serializable")
+        config: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key in _KERAS_ONLY:
+                if _KERAS_ONLY[key] is not ... and value != _KERAS_ONLY[key]:
+                    raise self.fail(name, f"Keras option {key}={value!r} has no lstmkit equivalent "
+                                          f"(only {_KERAS_ONLY[key]!r} can be read)")
+                continue
+            if cls in ("Sequential", "Functional") and key in ("layers", "input_layers", "output_layers"):
+                continue
+            config[key] = self.value(key, value, name)
+        if cls == "Sequential":
+            config["layers"] = [self.layer(v) for v in raw.get("layers", [])]
+        if cls == "Functional":
+            config.update(self.functional(raw))
+        out = {"class_name": cls, "config": config}
+        if spec.get("registered_name") not in (None, cls):
+            out["registered_name"] = spec["registered_name"]
+        return out
+
+    def lambda_layer(self, raw: dict[str, Any], name: str) -> dict[str, Any]:
+        if self.safe_mode:
+            raise self.fail(name, "a Lambda layer holds Python bytecode, which loading would run; refused in "
+                                  "safe mode (pass safe_mode=False only for a file you trust, as in Keras)")
+        fn = raw.get("function")
+        if not (isinstance(fn, dict) and fn.get("class_name") == "__lambda__"):
+            raise self.fail(name, f"a Lambda whose function is {str(fn)[:80]} (only Keras' serialized lambdas "
+                                  "can be read)")
+        code = marshal.loads(base64.b64decode(fn["config"]["code"]))
+        defaults = fn["config"].get("defaults")
+        function = types.FunctionType(code, {"__builtins__": builtins}, name=name,
+                                      argdefs=tuple(defaults) if defaults else None)
+        return {"_object": ("Lambda", {"function": function, "arguments": raw.get("arguments") or {},
+                                       "name": name})}
+
+    def functional(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """Keras' layers-with-inbound-nodes graph as lstmkit's node list. Keras records the masks it
+        computed as extra op layers (NotEqual, LogicalOr, ...) passed as `mask=`; lstmkit propagates masks
+        itself, so those kwargs go and the nodes only they used are left out."""
+        specs = {s["config"].get("name", s.get("name")) if s.get("name") is None else s["name"]: s
+                 for s in raw["layers"]}
+
+        def refs(value: Any, out: list) -> None:
+            if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+                out.append(tuple(value["config"]["keras_history"]))
+            elif isinstance(value, dict):
+                for v in value.values():
+                    refs(v, out)
+            elif isinstance(value, list):
+                for v in value:
+                    refs(v, out)
+
+        def node_data(name: str, k: int) -> tuple[list, dict]:
+            spec = specs.get(name)
+            if spec is None:
+                raise FileFormatError(self.where, f"its graph refers to a layer {name!r} it does not list")
+            nodes = spec.get("inbound_nodes") or []
+            if spec["class_name"] == "InputLayer":
+                return [], {}
+            if k >= len(nodes):
+                raise self.fail(name, f"its graph uses call {k} of the layer, which has {len(nodes)}")
+            node = nodes[k]
+            if isinstance(node, list):  # Keras 2: [[layer, node index, tensor index, kwargs], ...]
+                tensors = [{"class_name": "__keras_tensor__", "config": {"keras_history": list(r[:3])}}
+                           for r in node]
+                kwargs = dict(node[0][3]) if node and len(node[0]) > 3 else {}
+                args: list = [tensors[0] if len(tensors) == 1 else tensors]
+            else:
+                args, kwargs = node.get("args") or [], dict(node.get("kwargs") or {})
+            return args, {key: v for key, v in kwargs.items() if key not in ("mask", "training")}
+
+        order: list[tuple[str, int]] = []
+        index: dict[tuple[str, int], int] = {}
+
+        def visit(name: str, k: int) -> None:
+            if (name, k) in index:
+                return
+            args, kwargs = node_data(name, k)
+            deps: list = []
+            refs([args, kwargs], deps)
+            for dep_name, dep_k, _ in deps:
+                visit(dep_name, dep_k)
+            index[(name, k)] = len(order)
+            order.append((name, k))
+
+        def endpoints(value: Any) -> list[list]:
+            return [value] if value and isinstance(value[0], str) else list(value)
+
+        inputs, outputs = endpoints(raw["input_layers"]), endpoints(raw["output_layers"])
+        for name, k, _ in inputs:
+            visit(name, k)
+        for name, k, _ in outputs:
+            visit(name, k)
+
+        def convert(value: Any) -> Any:
+            if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+                name, k, i = value["config"]["keras_history"]
+                return {"__keras_tensor__": [index[(name, k)], i]}
+            if isinstance(value, dict):
+                return {key: convert(v) for key, v in value.items()}
+            if isinstance(value, list):
+                return [convert(v) for v in value]
+            return value
+
+        used = sorted({name for name, _ in order}, key=lambda n: list(specs).index(n))
+        nodes = []
+        for name, k in order:
+            args, kwargs = node_data(name, k)
+            nodes.append({"layer": name, "args": convert(args), "kwargs": convert(kwargs)})
+
+        def structure(points: list[list], single: bool) -> Any:
+            refs_ = [{"__keras_tensor__": [index[(n, k)], i]} for n, k, i in points]
+            return refs_[0] if single and len(refs_) == 1 else refs_
+
+        return {"layers": [self.layer(specs[n]) for n in used], "nodes": nodes,
+                "inputs": structure(inputs, isinstance(raw["input_layers"][0], str)),
+                "outputs": structure(outputs, isinstance(raw["output_layers"][0], str))}
+
+
+def build_from_keras_config(config: dict[str, Any], where: str, safe_mode: bool) -> Any:
+    """An lstmkit.keras model from a Keras 3 config.json (already parsed)."""
+    from lstmkit.keras.layers.core import Lambda
+    from lstmkit.keras.layers.wrappers import layer_from_config
+
+    spec = _Reader(where, safe_mode).layer(config)
+    objects: list[Any] = []
+
+    def place(value: Any) -> Any:  # Lambdas read with safe_mode=False are made here, not from a config
+        if isinstance(value, dict) and set(value) == {"_object"}:
+            _, kwargs = value["_object"]
+            objects.append(Lambda(**kwargs))
+            return {"class_name": "_Placed", "config": {"index": len(objects) - 1}}
+        if isinstance(value, dict):
+            return {k: place(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [place(v) for v in value]
+        return value
+
+    spec = place(spec)
+    if objects:
+        from lstmkit.keras.registry import custom_object_scope
+
+        class _Placed:
+            @classmethod
+            def from_config(cls, config: dict[str, Any]) -> Any:
+                return objects[config["index"]]
+
+        with custom_object_scope({"_Placed": _Placed}):
+            return _build(layer_from_config, spec, where)
+    return _build(layer_from_config, spec, where)
+
+
+def _build(layer_from_config: Any, spec: dict[str, Any], where: str) -> Any:
+    try:
+        return layer_from_config(spec)
+    except (ValueError, KeyError, TypeError) as e:
+        raise FileFormatError(where, f"its {CONFIG} does not describe an lstmkit.keras model "
+                                     f"({type(e).__name__}: {e})") from e
+
+
+# ----- weights: the HDF5 layout -----------------------------------------------------------------
+def saveables(layer: Layer, path: str = "") -> list[tuple[str, Layer]]:
+    """Every layer under `layer` with the HDF5 group Keras gives it (`""` for the root)."""
+    from lstmkit.keras.layers.core import InputLayer
+    from lstmkit.keras.layers.recurrent import RNN
+    from lstmkit.keras.layers.rnn_cells import StackedRNNCells
+    from lstmkit.keras.layers.wrappers import Bidirectional, TimeDistributed
+    from lstmkit.keras.models.functional import Functional
+    from lstmkit.keras.models.sequential import Sequential
+
+    def join(child: str) -> str:
+        return f"{path}/{child}" if path else child
+
+    def by_class(items: list[Layer], prefix: str) -> list[tuple[str, Layer]]:
+        used: dict[str, int] = {}
+        out = []
+        for item in items:
+            name = to_snake_case(type(item).__name__)
+            if name in used:
+                used[name] += 1
+                name = f"{name}_{used[name]}"
+            else:
+                used[name] = 0
+            out.append((join(f"{prefix}/{name}"), item))
+        return out
+
+    out = [(path, layer)]
+    if isinstance(layer, Sequential):
+        children = by_class([lay for lay in layer.layers if not isinstance(lay, InputLayer)], "layers")
+    elif isinstance(layer, Functional):
+        children = by_class(list(layer.layers), "layers")
+    elif isinstance(layer, Bidirectional):
+        children = [(join("forward_layer"), layer.forward_layer), (join("backward_layer"), layer.backward_layer)]
+    elif isinstance(layer, TimeDistributed):
+        children = [(join("layer"), layer.layer)]
+    elif isinstance(layer, StackedRNNCells):
+        children = by_class(list(layer.cells), "cells")
+    elif isinstance(layer, RNN):
+        children = [(join("cell"), layer.cell)] if isinstance(layer.cell, Layer) else []
+    else:
+        children = by_class(layer._sublayers(), "layers")
+    for child_path, child in children:
+        out.extend(saveables(child, child_path))
+    return out
+
+
+def _own(layer: Layer) -> list[torch.Tensor]:
+    """The layer's own variables in Keras' order for save_own_variables: trainable, then non-trainable."""
+    entries = layer._keras_weights()
+    return [t for s, t in entries if s.trainable] + [t for s, t in entries if not s.trainable]
+
+
+def _trainable_tensors(model: Any) -> list[torch.Tensor]:
+    return [v._layer._variable_value(v._spec) for v in model.trainable_weights]
+
+
+def weights_h5_bytes(model: Any, include_optimizer: bool) -> bytes:
+    """The model's `.weights.h5` (Keras 3's layout) as bytes."""
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        for path, layer in saveables(model):
+            group = f.create_group(f"{path}/vars" if path else "vars")
+            group.attrs["name"] = layer.name
+            for i, t in enumerate(_own(layer)):
+                group.create_dataset(str(i), data=t.detach().cpu().numpy())
+        opt = getattr(model, "optimizer", None)
+        if include_optimizer and opt is not None and getattr(opt, "built", False):
+            group = f.create_group("optimizer/vars")
+            group.attrs["name"] = to_snake_case(type(opt).__name__)
+            for i, array in enumerate(_optimizer_arrays(model, opt)):
+                group.create_dataset(str(i), data=array)
+    return buf.getvalue()
+
+
+def _slot_order(opt: Any) -> list[tuple[str, ...]]:
+    groups = _SLOT_GROUPS.get(type(opt).__name__)
+    if groups is None:
+        raise ValueError(f"the state of optimizer {type(opt).__name__} has no Keras layout known to lstmkit")
+    return groups
+
+
+def _optimizer_slots(model: Any, opt: Any) -> list[torch.Tensor]:
+    """The optimizer's slot tensors in Keras' order (the file's vars/2, vars/3, ...)."""
+    params = {id(p): i for i, p in enumerate(opt.params)}
+    states = []
+    for t in _trainable_tensors(model):
+        if id(t) not in params:
+            raise ValueError("the optimizer was built on tensors that are not the model's trainable weights")
+        states.append(opt.state[params[id(t)]])
+    out = []
+    for group in _slot_order(opt):
+        if not states or not all(slot in states[0] for slot in group):
+            continue  # a slot this configuration has not (SGD without momentum, Adam without amsgrad)
+        for state in states:
+            out.extend(state[slot] for slot in group)
+    return out
+
+
+def _optimizer_arrays(model: Any, opt: Any) -> list[np.ndarray]:
+    head = [np.asarray(opt.iterations, np.int64), np.asarray(opt.learning_rate, np.float32)]
+    return head + [t.detach().cpu().numpy() for t in _optimizer_slots(model, opt)]
+
+
+def load_weights_h5(model: Any, f: h5py.File, where: str, skip_mismatch: bool = False,
+                    optimizer: bool = True) -> None:
+    """Copy a Keras 3 `.weights.h5` (an open h5py file) into a built model of the same architecture."""
+    values: list[tuple[Layer, list[torch.Tensor]]] = []
+    for path, layer in saveables(model):
+        key = f"{path}/vars" if path else "vars"
+        own = _own(layer)
+        group = f.get(key)
+        stored = [] if group is None else [group[str(i)] for i in range(len(group)) if str(i) in group]
+        label = f"layer {layer.name!r} (group '{key}')"
+        if len(stored) != len(own):
+            if skip_mismatch:
+                continue
+            raise FileFormatError(where, f"{label}: the file holds {len(stored)} variables, the model's "
+                                         f"{type(layer).__name__} has {len(own)}")
+        arrays = []
+        for i, (d, t) in enumerate(zip(stored, own)):
+            if tuple(d.shape) != tuple(t.shape):
+                if skip_mismatch:
+                    arrays = None
+                    break
+                raise FileFormatError(where, f"{label}: variable {i} has shape {fmt_shape(tuple(d.shape))} in the "
+                                             f"file but {fmt_shape(tuple(t.shape))} in the model")
+            arrays.append(torch.from_numpy(np.asarray(d[()], dtype=np.float32)))
+        if arrays is not None and own:
+            values.append((layer, arrays))
+    for layer, arrays in values:
+        entries = layer._keras_weights()
+        order = [i for i, (s, _) in enumerate(entries) if s.trainable] + \
+                [i for i, (s, _) in enumerate(entries) if not s.trainable]
+        in_layer_order: list[torch.Tensor] = [arrays[0]] * len(entries)
+        for a, i in zip(arrays, order):
+            in_layer_order[i] = a
+        layer._assign_keras(in_layer_order)
+    opt = getattr(model, "optimizer", None)
+    if optimizer and opt is not None and "optimizer/vars" in f:
+        _load_optimizer(model, opt, f["optimizer/vars"], where)
+
+
+def _load_optimizer(model: Any, opt: Any, group: h5py.Group, where: str) -> None:
+    if not getattr(opt, "built", False):
+        opt.build([p for p in model.parameters() if p.requires_grad])
+    slots = _optimizer_slots(model, opt)
+    stored = [group[str(i)] for i in range(len(group))]
+    if len(stored) != len(slots) + 2:
+        raise FileFormatError(where, f"optimizer: the file holds {len(stored)} variables, the model's "
+                                     f"{type(opt).__name__} has {len(slots) + 2} (iterations, learning rate, "
+                                     f"{len(slots)} slots)")
+    for i, (d, t) in enumerate(zip(stored[2:], slots), start=2):
+        if tuple(d.shape) != tuple(t.shape):
+            raise FileFormatError(where, f"optimizer: variable {i} has shape {fmt_shape(tuple(d.shape))} in the "
+                                         f"file but {fmt_shape(tuple(t.shape))} in the model")
+    with torch.no_grad():
+        for d, t in zip(stored[2:], slots):
+            t.copy_(torch.from_numpy(np.asarray(d[()])).to(t.dtype))
+    opt.iterations = int(stored[0][()])
+
+
+# ----- the .keras zip ---------------------------------------------------------------------------
+def keras_zip_bytes(model: Any, include_optimizer: bool = True) -> bytes:
+    config, options = keras_model_config(model)
+    config["compile_config"] = keras_compile_config(model)
+    metadata = {"keras_version": KERAS_VERSION, "date_saved": time.strftime("%Y-%m-%d@%H:%M:%S"),
+                "lstmkit_version": __version__, "lstmkit_options": options}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as z:
+        z.writestr(METADATA, json.dumps(metadata))
+        z.writestr(CONFIG, json.dumps(config))
+        z.writestr(WEIGHTS, weights_h5_bytes(model, include_optimizer))
+    return buf.getvalue()
+
+
+def is_keras3_zip(names: set[str]) -> bool:
+    return WEIGHTS in names and CONFIG in names
+
+
+def read_keras_zip(path: Path) -> tuple[dict[str, Any], dict[str, Any], bytes]:
+    """config.json, metadata.json and model.weights.h5 of a Keras 3 `.keras` file."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            raw_config, raw_meta, blob = z.read(CONFIG), z.read(METADATA) if METADATA in z.namelist() else b"{}", \
+                z.read(WEIGHTS)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+        raise FileFormatError(path, f"a damaged zip archive ({e})") from None
+    try:
+        config, metadata = json.loads(raw_config), json.loads(raw_meta)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise FileFormatError(path, f"its {CONFIG} or {METADATA} is not valid JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise FileFormatError(path, f"its {CONFIG} holds a JSON {type(config).__name__}, not a model config")
+    return config, metadata, blob
+
+
+def open_h5(blob_or_path: bytes | Path, where: str) -> h5py.File:
+    try:
+        return h5py.File(io.BytesIO(blob_or_path) if isinstance(blob_or_path, bytes) else blob_or_path, "r")
+    except OSError as e:
+        raise FileFormatError(where, f"not a readable HDF5 file ({e})") from None
+
+
+def apply_options(model: Any, options: dict[str, dict[str, Any]]) -> None:
+    """Put back the lstmkit-only options a file kept in its metadata, by the config path they were
+    written at ("lstm", "bidirectional/layer", "bidirectional/backward_layer", ...)."""
+    from lstmkit.keras.layers.wrappers import Bidirectional
+
+    layers = {layer.name: layer for layer in model.layers}
+    for path, values in (options or {}).items():
+        parts = path.split("/")
+        target: Any = layers.get(parts[0])
+        for attr in parts[1:]:
+            if isinstance(target, Bidirectional) and attr == "layer":
+                attr = "forward_layer"
+            target = getattr(target, attr, None) if isinstance(target, Layer) else None
+        if not isinstance(target, Layer):
+            continue  # a layer the file's lstmkit options name but its Keras config no longer has
+        for key, value in values.items():
+            if key in LSTMKIT_ONLY:
+                setattr(target, key, value)
