@@ -246,12 +246,17 @@ class ModelCheckpoint(_Monitor):
             raise ValueError(f"ModelCheckpoint: only save_freq='epoch' is supported, got {save_freq!r}")
         self.filepath = os.fspath(filepath)
         self.verbose, self.save_best_only, self.save_weights_only = verbose, save_best_only, save_weights_only
-        if save_weights_only and not self.filepath.endswith((".weights.safetensors", ".safetensors")):
-            raise ValueError("ModelCheckpoint(save_weights_only=True) needs a filepath ending in "
+        # Keras 3 names weight files `.weights.h5`; Keras 2 programs write `.h5`; lstmkit's own are safetensors.
+        # The name goes to model.save_weights as it is, which picks the format from it.
+        if save_weights_only and not self.filepath.endswith((".weights.safetensors", ".safetensors", ".h5")):
+            raise ValueError("ModelCheckpoint(save_weights_only=True) needs a filepath ending in '.weights.h5' or "
                              f"'.weights.safetensors', got {self.filepath!r}")
+        if save_weights_only and self.filepath.endswith(".h5") and not self.filepath.endswith(".weights.h5"):
+            warnings.warn(f"ModelCheckpoint({self.filepath!r}, save_weights_only=True): a weights file named "
+                          "'.h5' is Keras 2's; Keras 3 names it '.weights.h5'", DeprecationWarning, stacklevel=2)
         if not save_weights_only and not self.filepath.endswith(".keras"):
             raise ValueError(f"ModelCheckpoint needs a filepath ending in '.keras' (or save_weights_only=True with "
-                             f"'.weights.safetensors'), got {self.filepath!r}")
+                             f"'.weights.h5' or '.weights.safetensors'), got {self.filepath!r}")
 
     def on_epoch_end(self, epoch: int, logs: Mapping | None = None) -> None:
         logs = dict(logs or {})

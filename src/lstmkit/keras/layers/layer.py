@@ -116,6 +116,18 @@ def to_tensor(x: Any) -> Any:
     raise ValueError(f"cannot use an array of dtype {a.dtype} as a layer input")
 
 
+# Layers with one of these weights multiply their input by it (Dense, Conv*, the recurrent cells): they get
+# boolean and integer inputs (one-hot text as np.bool_, counts) as their compute dtype, the float result
+# Keras' matmul reaches by type promotion; Embedding and the lookup layers index with integers and keep them.
+_KERNEL_NAMES = frozenset({"kernel", "depthwise_kernel", "pointwise_kernel"})
+
+
+def _integers_to_float(inputs: Any, dtype: torch.dtype) -> Any:
+    """Boolean and integer tensors in `inputs` cast to `dtype`; floating ones as they are."""
+    return map_structure(lambda t: t.to(dtype) if isinstance(t, torch.Tensor) and not t.is_floating_point()
+                         and not t.is_complex() else t, inputs)
+
+
 @dataclass
 class WeightSpec:
     """One Keras weight of a layer: where it lives and what applies to it."""
@@ -266,6 +278,8 @@ class Layer(nn.Module):
         if not self.built or self._build_shape is None:
             first = flatten(inputs)[0]
             self._maybe_build(map_structure(lambda t: tuple(t.shape), inputs), device=first.device)
+        if any(spec.name in _KERNEL_NAMES for spec in self._weight_specs):
+            inputs = _integers_to_float(inputs, self._dtype_policy.torch_compute_dtype)
         training = _TRAINING.get() if training is None else bool(training)
         accepted = _call_arguments(type(self))
         if "mask" in accepted:
