@@ -2,7 +2,8 @@
 
 Same arguments, defaults and results as `keras.utils.*` (Keras 3). Where Keras returns a
 `tf.data.Dataset`, `timeseries_dataset_from_array` returns a `TimeseriesDataset`: an iterable of
-NumPy batches that can be iterated again (every epoch) and has `len()` (its number of batches).
+NumPy batches that can be iterated again (every epoch) and has `len()` (its number of batches), a
+`lstmkit.data.dataset.Dataset` (so `.take()`, `.map()`, `.cache()`, ... work as on tf.data).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+
+from lstmkit.data.dataset import Array, Dataset
 
 
 def pad_sequences(sequences: Sequence[Any], maxlen: int | None = None, dtype: Any = "int32", padding: str = "pre",
@@ -83,7 +86,7 @@ def to_categorical(y: Any, num_classes: int | None = None) -> np.ndarray:
     return out.reshape((*shape, num_classes))
 
 
-class TimeseriesDataset:
+class TimeseriesDataset(Dataset):
     """Batches `(x, y)` of sliding windows over a series (what `timeseries_dataset_from_array` returns).
 
     Window `k` starts at row `start_index + p_k` and takes `sequence_length` rows `sampling_rate`
@@ -131,6 +134,9 @@ class TimeseriesDataset:
             return self.num_windows
         return -(-self.num_windows // self.batch_size)
 
+    def _size(self) -> int:
+        return len(self)
+
     def window_rows(self, positions: np.ndarray) -> np.ndarray:
         """The data rows of the windows starting at `positions`: (n, sequence_length)."""
         return self.start_index + positions[:, None] + self._offsets[None, :]
@@ -144,8 +150,8 @@ class TimeseriesDataset:
         step = self.batch_size or 1
         for first in range(0, len(positions), step):
             chosen = positions[first : first + step]
-            x = np.asarray(self.data[self.window_rows(chosen)])  # (b, L, ...)
-            y = None if self.targets is None else np.asarray(self.targets[self.start_index + chosen])  # (b, ...)
+            x = np.asarray(self.data[self.window_rows(chosen)]).view(Array)  # (b, L, ...)
+            y = None if self.targets is None else np.asarray(self.targets[self.start_index + chosen]).view(Array)
             if self.batch_size is None:
                 x, y = x[0], (None if y is None else y[0])
             yield x if y is None else (x, y)
