@@ -39,8 +39,9 @@ def check_opset(opset: Any) -> int:
 class Graph:
     """Nodes in the order they are added; every intermediate value gets a fresh name from a hint."""
 
-    def __init__(self) -> None:
+    def __init__(self, opset: int) -> None:
         self.onnx = load_onnx()
+        self.opset = opset
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
         self.inputs: list[Any] = []
@@ -54,7 +55,7 @@ class Graph:
     def const(self, value: Any, hint: str, dtype: Any = np.float32) -> str:
         """An initializer holding `value` (a numpy array or a nested list) as `dtype`."""
         name = self.fresh(hint)
-        array = np.ascontiguousarray(np.asarray(value, dtype=dtype))
+        array = np.array(value, dtype=dtype, order="C")  # not ascontiguousarray: it makes a scalar 1-D
         self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
         return name
 
@@ -67,6 +68,12 @@ class Graph:
         names = [self.fresh(f"{hint}_{op_type}") for _ in range(outputs)]
         self.nodes.append(self.onnx.helper.make_node(op_type, inputs, names, name=self.fresh(hint), **attrs))
         return names[0] if outputs == 1 else names
+
+    def reduce(self, op_type: str, x: str, axes: list[int], hint: str, keepdims: int) -> str:
+        """ReduceMin/Max/Sum over `axes`: axes an input from opset 18 (ReduceSum 13), an attribute before."""
+        if op_type == "ReduceSum" or self.opset >= 18:
+            return self.op(op_type, [x, self.ints(axes, "axes")], hint, keepdims=keepdims)
+        return self.op(op_type, [x], hint, axes=axes, keepdims=keepdims)
 
     def named_op(self, op_type: str, inputs: list[str], node_name: str, **attrs: Any) -> str:
         """A node whose name is a sentence: onnxruntime prints the name of a node that fails at run time."""
@@ -83,10 +90,10 @@ class Graph:
         self.nodes.append(self.onnx.helper.make_node("Identity", [value], [name], name=self.fresh(f"output_{name}")))
         self.outputs.append(self.onnx.helper.make_tensor_value_info(name, elem_type, shape))
 
-    def model(self, opset: int, graph_name: str, doc: str) -> Any:
+    def model(self, graph_name: str, doc: str) -> Any:
         helper = self.onnx.helper
         graph = helper.make_graph(self.nodes, graph_name, self.inputs, self.outputs, self.initializers, doc_string=doc)
-        opsets = [helper.make_opsetid("", opset)]
+        opsets = [helper.make_opsetid("", self.opset)]
         model = helper.make_model(graph, opset_imports=opsets, producer_name="lstmkit",
                                   ir_version=helper.find_min_ir_version_for(opsets))
         self.onnx.checker.check_model(model, full_check=True)

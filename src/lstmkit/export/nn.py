@@ -54,6 +54,12 @@ def _check_module(module: Any) -> tuple[Kind, str]:
     if module.proj_size:
         raise ExportError(f"{where} with proj_size={module.proj_size}: ONNX's LSTM operator has no output "
                           "projection, so it cannot be exported exactly")
+    # lstmkit.nn's variants (lstmkit.nn.variants): no ONNX recurrent operator computes them as lstmkit does
+    for variant in ("peephole", "layer_norm", "zoneout_h", "zoneout_c", "learn_initial_state"):
+        value = getattr(module, variant, None)
+        if value:
+            raise ExportError(f"{where} with {variant}={value!r}: ONNX's {module.mode} operator has no such "
+                              "variant, so it cannot be exported exactly")
     dtypes = {p.dtype for p in module.parameters()}
     if dtypes != {torch.float32}:
         raise ExportError(f"{where} has parameters of dtype {sorted(map(str, dtypes))}; ONNX export writes float32 "
@@ -82,10 +88,6 @@ def onnx(
     operators cannot compute exactly (proj_size, activations given as callables, a mask) raises
     `lstmkit.export.ExportError` naming the reason.
     """
-    from lstmkit.export import keras_model
-
-    if keras_model.is_keras_model(module):
-        raise ExportError(f"{type(module).__name__} is a Keras model: use model.export(path, format='onnx')")
     kind, where = _check_module(module)
     opset = check_opset(opset)
     x, hx, keywords = _split_example(example_inputs)
@@ -118,7 +120,7 @@ def onnx(
     T_dim: int | str = "time" if dynamic_time else int(x.shape[t_axis])
     io_shape = [B_dim, T_dim] if module.batch_first else [T_dim, B_dim]
 
-    g = Graph()
+    g = Graph(opset)
     f32 = elem_type(g.onnx, np.float32)
     xin = g.add_input("input", f32, [*io_shape, module.input_size])
     seq = ""
@@ -167,5 +169,5 @@ def onnx(
     g.add_output(h_n[0] if L == 1 else g.op("Concat", h_n, "h_n", axis=0), "h_n", f32, state_shape)
     if c_n:
         g.add_output(c_n[0] if L == 1 else g.op("Concat", c_n, "c_n", axis=0), "c_n", f32, state_shape)
-    model = g.model(opset, type(module).__name__, f"{module!r} exported by lstmkit.export.onnx")
+    model = g.model(type(module).__name__, f"{module!r} exported by lstmkit.export.onnx")
     return write_whole(model.SerializeToString(), path)

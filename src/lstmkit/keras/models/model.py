@@ -124,6 +124,23 @@ class Model(Trainer, Layer):
         model.weights.safetensors (weights in Keras' layout, and the optimizer's state). No pickle."""
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
+    def export(self, filepath: str | os.PathLike, format: str = "tf_saved_model", verbose: bool | None = None,
+               input_signature: Any = None, **kwargs: Any) -> None:
+        """Keras' `export`; lstmkit writes `format="onnx"` (`opset_version=` as Keras), on ONNX's own
+        LSTM/GRU/RNN operators, exact at every length or refused (`lstmkit.export.keras_model`)."""
+        if format != "onnx":
+            raise ValueError(f"Model '{self.name}': lstmkit exports format='onnx' only, got format={format!r} "
+                             "(TensorFlow, OpenVINO and LiteRT formats need their own packages)")
+        opset = kwargs.pop("opset_version", None)
+        if kwargs:
+            raise TypeError(f"export() got unexpected keyword arguments for format='onnx': {sorted(kwargs)}")
+        from lstmkit.export.keras_model import DEFAULT_OPSET, export_model
+
+        path = export_model(self, filepath, input_signature=input_signature,
+                            opset=DEFAULT_OPSET if opset is None else opset)
+        if verbose:
+            print(f"Saved artifact at '{path}'.")
+
     def save_weights(self, filepath: str | os.PathLike, overwrite: bool = True) -> None:
         """Write the weights (Keras' layout and order) to a safetensors file (name it `*.weights.safetensors`)."""
         save_weights(self, filepath, overwrite=overwrite)
