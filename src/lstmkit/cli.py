@@ -5,6 +5,7 @@
     lstmkit data list | fetch NAME | verify
     lstmkit inspect gates --run DIR --text "..." --out FILE.png
     lstmkit inspect gradients --out FILE.png
+    lstmkit export --run DIR --format onnx [--out PATH]
     lstmkit bench [--kinds lstm,gru,simple_rnn] [--shapes B,T,I,H;...] [--dtype D] [--device D] [--backend B]
     lstmkit --version
 
@@ -115,7 +116,21 @@ def _bench(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "data": _data, "inspect": _inspect, "bench": _bench}
+def _export(argv: Sequence[str]) -> int:
+    from lstmkit.export import run as export_run
+
+    parser = argparse.ArgumentParser(prog="lstmkit export", description=(export_run.__doc__ or "").strip(),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", required=True, help="the run folder (the --out of `lstmkit run`)")
+    parser.add_argument("--format", default="onnx", choices=export_run.FORMATS)
+    parser.add_argument("--out", default=None, help="the file to write (default: RUN/model.onnx)")
+    args = parser.parse_args(argv)
+    path = export_run.export_run(args.run, args.format, args.out)
+    print(f"wrote {path}")
+    return 0
+
+
+COMMANDS = {"run": _run, "data": _data, "inspect": _inspect, "bench": _bench, "export": _export}
 
 
 def _one_line(e: BaseException) -> str:
