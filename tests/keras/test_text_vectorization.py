@@ -450,3 +450,41 @@ def test_fit_and_predict_on_string_arrays(imdb_reviews):
     dense = model.layers[-1]
     np.testing.assert_allclose(predicted, to_numpy(dense(v(x[:10]))), rtol=1e-6, atol=1e-7)
     assert model.evaluate(x, y, verbose=0)[0] > 0
+
+
+def test_lookup_layers_in_a_saved_model(tmp_path):
+    import lstmkit.keras as K
+
+    words = K.layers.StringLookup(output_mode="multi_hot", mask_token="")
+    words.adapt(np.array([["b", "a"], ["a", ""], ["c", "a"]]))
+    assert words.get_vocabulary() == ["[UNK]", "a", "c", "b"]  # the mask token is no index outside "int"
+    model = K.Sequential([K.Input(shape=(2,), dtype="string"), words, K.layers.Dense(1)])
+    raw = np.array([["a", "q"], ["", "b"]])
+    np.testing.assert_array_equal(to_numpy(words(raw)), [[1, 1, 0, 0], [0, 0, 0, 1]])
+    path = tmp_path / "lookup.keras"
+    model.save(path)
+    loaded = K.models.load_model(path)
+    assert loaded.layers[0].get_vocabulary() == words.get_vocabulary()
+    torch.testing.assert_close(loaded(raw), model(raw), rtol=0, atol=0)
+    ids = K.layers.IntegerLookup(max_tokens=3)
+    ids.adapt(np.array([7, 7, 7, 4, 4, 9]))
+    clone = K.layers.IntegerLookup.from_config(ids.get_config())
+    assert clone.get_vocabulary() == ids.get_vocabulary() == [-1, 7, 4]
+    np.testing.assert_array_equal(to_numpy(clone(torch.tensor([9, 4, 7]))), [0, 2, 1])
+
+
+def test_keras_docstring_examples_through_predict(K):
+    """The two examples of Keras' TextVectorization docstring, with their printed results. Keras 3.15.1 on torch
+    cannot run a model on a NumPy str array ("Invalid dtype: str352"), so there the layer is called alone."""
+
+    def run(model, x):
+        return model.predict(x, verbose=0) if _is_lstmkit(K) else to_numpy(model.layers[-1](x))
+
+    adapted = K.layers.TextVectorization(max_tokens=5000, output_mode="int", output_sequence_length=4)
+    adapted.adapt(["foo", "bar", "baz"])
+    model = K.models.Sequential([K.Input(shape=(1,), dtype="string"), adapted])
+    np.testing.assert_array_equal(run(model, np.array([["foo qux bar"], ["qux baz"]])), [[2, 1, 4, 0], [1, 3, 0, 0]])
+    given = K.layers.TextVectorization(max_tokens=5000, output_mode="int", output_sequence_length=4,
+                                       vocabulary=["earth", "wind", "and", "fire"])
+    model = K.models.Sequential([K.Input(shape=(1,), dtype="string"), given])
+    np.testing.assert_array_equal(run(model, np.array([["earth wind and also fire"]])), [[2, 3, 4, 1]])
