@@ -174,3 +174,12 @@ def test_without_onnx_one_line_says_pip_install_onnx(tmp_path, monkeypatch):
     with pytest.raises(MissingDependency, match=r"pip install onnx"):
         export_onnx(lstmkit.nn.LSTM(I, H).eval(), torch.randn(5, 2, I), tmp_path / "m.onnx")
 
+
+
+@pytest.mark.parametrize("variant,value", [("peephole", True), ("layer_norm", True), ("zoneout_h", 0.1),
+                                           ("learn_initial_state", True)])
+def test_lstmkit_variants_are_refused(tmp_path, variant, value):
+    m = lstmkit.nn.LSTM(I, H).eval()
+    setattr(m, variant, value)  # as lstmkit.nn.variants sets them
+    with pytest.raises(ExportError, match=rf"LSTM with {variant}={value!r}: ONNX's LSTM operator has no such variant"):
+        export_onnx(m, torch.randn(5, 2, I), tmp_path / "m.onnx")

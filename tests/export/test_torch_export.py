@@ -101,3 +101,23 @@ def test_jit_trace_with_lengths_and_state_is_right_at_other_lengths():
     for length in OTHER_LENGTHS:
         args = (torch.randn(3, length, I), lengths_for(3, length), torch.randn(4, 3, H))
         assert_close(traced(*args), m(*args))
+
+
+class Head(torch.nn.Module):
+    def __init__(self, backend: str) -> None:
+        super().__init__()
+        self.rnn = lstmkit.nn.LSTM(I, H, batch_first=True, backend=backend)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rnn(x)[0]
+
+
+@pytest.mark.parametrize("backend", ["auto", "reference"])
+def test_torch_onnx_export_is_a_clear_error_pointing_to_lstmkit_export(tmp_path, backend):
+    pytest.importorskip("onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(RuntimeError, match=r"torch.onnx.export cannot export lstmkit's lstm exactly.*"
+                                               r"use lstmkit.export.onnx\(module, example_inputs, path\)"):
+            torch.onnx.export(Head(backend).eval(), (torch.randn(2, 5, I),), str(tmp_path / "m.onnx"), dynamo=False)
+    assert not (tmp_path / "m.onnx").exists()

@@ -150,6 +150,14 @@ def run(call: RecurrenceCall, backend: str = "auto") -> Outputs:
         # an empty batch: nothing to compute, whichever backend was chosen; the reference gives the
         # empty results and their (empty or zero) gradients without launching a kernel on no rows
         return reference.run(call)
+    if torch.onnx.is_in_onnx_export():
+        # torch.onnx's TorchScript exporter has no ONNX form for lstmkit's ops and would unroll the reference's
+        # loop at the example's length; lstmkit.export writes ONNX's own LSTM/GRU/RNN operators instead
+        raise RuntimeError(
+            f"torch.onnx.export cannot export lstmkit's {call.kind} exactly (lstmkit::cpu_recurrence has no ONNX "
+            "form there, and the reference's Python loop would fix the sequence length): use "
+            "lstmkit.export.onnx(module, example_inputs, path) for lstmkit.nn modules, or model.export(path, "
+            "format='onnx') for lstmkit.keras models")
     if torch.jit.is_tracing() and not chosen.traceable:
         raise RuntimeError(
             f"torch.jit.trace cannot record backend {chosen.name!r} correctly: it would fix the sequence length "
