@@ -246,6 +246,7 @@ def get_file(fname: str | os.PathLike | None = None, origin: str | None = None, 
     if download or not os.path.isdir(extraction_dir):
         formats = "tar" if untar else archive_format
         if not extract_archive(target, extraction_dir, formats):
-            raise ValueError(f"Could not extract archive {target}: it is not a {formats} archive "
-                             "(archive_format='auto' tries tar, then zip).")
+            tried = "tar or zip" if formats == "auto" else formats
+            raise ValueError(f"Could not extract archive {target}: it is not a {tried} archive "
+                             f"(archive_format={formats!r}); nothing was extracted.")
     return extraction_dir
