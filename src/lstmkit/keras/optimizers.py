@@ -76,14 +76,14 @@ class Optimizer:
             _legacy("lr=", "learning_rate=")
             learning_rate = kwargs.pop("lr")
         decay = kwargs.pop("decay", 0.0)
+        if not isinstance(decay, (int, float)) or isinstance(decay, bool) or decay < 0:
+            raise ValueError(f"{type(self).__name__}: decay must be a non-negative number, got {decay!r}")
         if decay:
             _legacy("decay=", f"learning_rate=lambda step: lr / (1 + {decay} * step) (Keras 3's "
                               f"InverseTimeDecay(lr, decay_steps=1, decay_rate={decay}))")
             if callable(learning_rate):
                 raise ValueError(f"{type(self).__name__}: give decay= with a number as the learning rate, not with "
                                  "a schedule (a schedule already decays it)")
-        if not isinstance(decay, (int, float)) or isinstance(decay, bool) or decay < 0:
-            raise ValueError(f"{type(self).__name__}: decay must be a non-negative number, got {decay!r}")
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(kwargs)}")
         if sum(v is not None for v in (clipnorm, clipvalue, global_clipnorm)) > 1:
