@@ -17,6 +17,7 @@ code. Every file is written whole or not at all. Reading one that is damaged or 
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import os
@@ -241,20 +242,39 @@ def _load_keras3(path: Path, compile: bool, safe_mode: bool) -> Any:
     return model
 
 
-def _strip(spec: Any) -> Any:
-    """A Keras object config without its "module" and "registered_name" (lstmkit finds classes by name)."""
-    if isinstance(spec, dict) and "class_name" in spec:
-        return {"class_name": spec["class_name"], "config": dict(spec.get("config") or {})}
-    return spec
+# Keras config keys of losses and metrics that lstmkit's classes do not take, with the value that changes nothing
+_DEFAULT_ONLY = {"axis": -1, "dtype": None}
+
+
+def _strip(spec: Any, classes: dict[str, type] | None = None) -> Any:
+    """A Keras object config without its "module" and "registered_name" (lstmkit finds classes by name), and
+    without the keys at Keras' defaults that the lstmkit class does not take."""
+    if not (isinstance(spec, dict) and "class_name" in spec):
+        return spec
+    config = dict(spec.get("config") or {})
+    cls = (classes or {}).get(spec["class_name"])
+    if cls is not None:
+        accepted = set(inspect.signature(cls.__init__).parameters)
+        for key in [k for k in config if k not in accepted and k in _DEFAULT_ONLY]:
+            if config[key] == _DEFAULT_ONLY[key]:
+                del config[key]
+    return {"class_name": spec["class_name"], "config": config}
 
 
 def _compile_from_keras(model: Any, cc: dict[str, Any], path: Path) -> None:
+    from lstmkit.keras import losses
+    from lstmkit.keras import metrics as metrics_mod
+
+    loss_classes = {k: v for k, v in vars(losses).items() if isinstance(v, type)}
+    metric_classes = {k: v for k, v in vars(metrics_mod).items() if isinstance(v, type)}
     try:
         optimizer = get_optimizer(_strip(cc["optimizer"]))
         loss = cc.get("loss")
-        metrics = [m if isinstance(m, str) else get_metric(_strip(m)) for m in cc.get("metrics") or []]
-        weighted = [m if isinstance(m, str) else get_metric(_strip(m)) for m in cc.get("weighted_metrics") or []]
-        model.compile(optimizer=optimizer, loss=None if loss is None else get_loss(_strip(loss)), metrics=metrics,
+        metrics = [m if isinstance(m, str) else get_metric(_strip(m, metric_classes)) for m in cc.get("metrics") or []]
+        weighted = [m if isinstance(m, str) else get_metric(_strip(m, metric_classes))
+                    for m in cc.get("weighted_metrics") or []]
+        loss = None if loss is None else get_loss(_strip(loss, loss_classes))
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
                       weighted_metrics=weighted)
     except (ValueError, TypeError, KeyError) as e:
         raise FileFormatError(path, f"its compile_config cannot be compiled by lstmkit.keras "
