@@ -170,3 +170,31 @@ def test_int32_ids_from_the_input_dtype(tmp_path, rng):
     sess = session(tmp_path / "m.onnx")
     x = ids(rng, 3, 7, None).astype(np.int32)
     assert_all_close(run(sess, {"inputs": x}), eager(model, x.astype(np.int64)), "int32")
+
+
+KERAS_ANCHORS = {
+    "gru-reset_after=False-hard_sigmoid": lambda L: [L.GRU(5, reset_after=False, recurrent_activation="hard_sigmoid")],
+    "lstm-sequences-then-simple_rnn": lambda L: [L.LSTM(4, return_sequences=True), L.SimpleRNN(3)],
+    "bidirectional-gru": lambda L: [L.Bidirectional(L.GRU(3))],
+}
+
+
+@pytest.mark.parametrize("pad", ["right", "left"])
+@pytest.mark.parametrize("name", list(KERAS_ANCHORS))
+def test_the_exported_graph_matches_keras_itself(tmp_path, rng, name, pad):
+    """Anchored outside: Keras 3 (torch backend) with the same weights computes what onnxruntime does."""
+    real = pytest.importorskip("keras")
+
+    def build(K):
+        return K.Sequential([K.Input((None,), dtype="int64"), K.layers.Embedding(VOCAB, 6, mask_zero=True),
+                             *KERAS_ANCHORS[name](K.layers), K.layers.Dense(2)])
+
+    ours, theirs = build(keras), build(real)
+    theirs.set_weights(ours.get_weights())
+    ours.export(tmp_path / "m.onnx", format="onnx")
+    sess = session(tmp_path / "m.onnx")
+    for B in BATCHES:
+        for T in LENGTHS:
+            x = ids(rng, B, T, pad)
+            want = np.asarray(theirs(x).detach().cpu())
+            assert_all_close(run(sess, {"inputs": x}), [want], f"B={B} T={T}")
