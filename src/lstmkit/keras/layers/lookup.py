@@ -161,10 +161,10 @@ def encode(indices: np.ndarray | list[np.ndarray], output_mode: str, depth: int,
     counts = np.bincount(rows[keep] * depth + flat[keep], minlength=n_rows * depth)
     out = counts.reshape(*lead, depth).astype(np.float32)
     if output_mode in ("multi_hot", "one_hot"):
-        return np.minimum(out, 1.0)
+        return np.asarray(np.minimum(out, 1.0))
     if output_mode == "tf_idf":
         assert idf_weights is not None
-        return out * idf_weights[:depth]
+        return np.asarray(out * idf_weights[:depth])
     return out
 
 
@@ -387,7 +387,7 @@ class IndexLookup(Layer):
     # ----- lookup -------------------------------------------------------------------------------
     def _lookup(self, tokens: np.ndarray) -> np.ndarray:
         """Tokens (any shape) to indices (int64, same shape): OOV and the mask token as Keras maps them."""
-        flat = tokens.reshape(-1)
+        flat: Any = tokens.reshape(-1)
         if self._kind != "string":
             flat = [int(v) for v in flat]
         oov_start = self._oov_start_index()

@@ -45,7 +45,8 @@ def text_to_word_sequence(input_text: str, filters: str = FILTERS, lower: bool =
         raise ValueError(f"text_to_word_sequence expects a str, got {type(input_text).__name__}: {input_text!r}")
     if lower:
         input_text = input_text.lower()
-    input_text = input_text.translate(str.maketrans({c: split for c in filters}))
+    table: dict[str, str | int | None] = {c: split for c in filters}
+    input_text = input_text.translate(str.maketrans(table))
     return [w for w in input_text.split(split) if w]
 
 
@@ -125,7 +126,8 @@ class Tokenizer:
     def _texts(texts: Any, what: str) -> Iterable[Any]:
         if isinstance(texts, str):
             raise ValueError(f"Tokenizer.{what} takes a list of texts, got one str; wrap it: [{texts[:40]!r}]")
-        return texts
+        out: Iterable[Any] = texts
+        return out
 
     def fit_on_texts(self, texts: Iterable[Any]) -> None:
         """Count words (and the documents holding them) and rank them into `word_index`."""
