@@ -24,6 +24,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from lstmkit import ops
 from lstmkit.errors import ShapeError
+from lstmkit.nn.variants import VariantOptions
 from lstmkit.ops.activations import Activation
 from lstmkit.ops.checks import normalize_mask, quiet_under_jit_trace
 
@@ -40,7 +41,7 @@ class LayerWeights(NamedTuple):
     weight_hr: torch.Tensor | None
 
 
-class _Extras:
+class _Extras(VariantOptions):
     """What lstmkit adds to a torch.nn recurrent module: a forward on `lstmkit.ops`, its keywords."""
 
     _kind: str = ""  # "LSTM", "GRU" or "RNN"
@@ -84,12 +85,12 @@ class _Extras:
             s += f", recurrent_dropout={self.recurrent_dropout}"
         if self.backend != "auto":
             s += f", backend={self.backend!r}"
-        return s
+        return s + self._variants_repr()
 
     # -- the recurrence of one layer and direction, implemented per mode ---------------------------
     def _run(
         self, x: torch.Tensor, w: LayerWeights, h0: torch.Tensor, c0: torch.Tensor | None,
-        mask: torch.Tensor | None, reverse: bool, rec_mask: torch.Tensor | None,
+        mask: torch.Tensor | None, reverse: bool, rec_mask: torch.Tensor | None, **variant: Any,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         raise NotImplementedError
 
@@ -173,6 +174,7 @@ class _Extras:
                 out, h, c = self._run(
                     layer_input, self._layer_weights(layer, d), h0_all[k],
                     None if c0_all is None else c0_all[k], step_mask, bool(d), rec_mask,
+                    **self._variant_kwargs(layer, d, layer_input),
                 )
                 outs.append(out)
                 h_n.append(h)
@@ -205,6 +207,8 @@ class _Extras:
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         LD = self.num_layers * D
         is_lstm = self._kind == "LSTM"
+        if hx is None and self.learn_initial_state:
+            return self._learned_initial_states(B)
         if hx is None:
             h0 = x.new_zeros(LD, B, Hr)
             return h0, (x.new_zeros(LD, B, self.hidden_size) if is_lstm else None)
@@ -244,7 +248,9 @@ _PROJ_SIZE_ERROR = "proj_size argument is only supported for LSTM, not RNN or GR
 class LSTM(_Extras, nn.RNNBase):
     """Drop-in `torch.nn.LSTM` (gates i, f, g, o; equations in `lstmkit.ops.reference.lstm`).
 
-    Keyword-only extras: `backend`, `recurrent_dropout`, `activation`, `recurrent_activation`.
+    Keyword-only extras: `backend`, `recurrent_dropout`, `activation`, `recurrent_activation`, and the
+    variants `peephole`, `layer_norm`, `zoneout_h`, `zoneout_c`, `learn_initial_state` (their parameters and
+    semantics in `lstmkit.nn.variants`).
     """
 
     _kind = "LSTM"
@@ -266,20 +272,27 @@ class LSTM(_Extras, nn.RNNBase):
         recurrent_dropout: float = 0.0,
         activation: str | Activation = "tanh",
         recurrent_activation: str | Activation = "sigmoid",
+        peephole: bool = False,
+        layer_norm: bool = False,
+        zoneout_h: float = 0.0,
+        zoneout_c: float = 0.0,
+        learn_initial_state: bool = False,
     ) -> None:
         nn.RNNBase.__init__(self, "LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
                             bidirectional, proj_size, device, dtype)
         self._set_extras(backend, recurrent_dropout, activation, recurrent_activation)
+        self._set_variants(peephole=peephole, layer_norm=layer_norm, zoneout_h=zoneout_h, zoneout_c=zoneout_c,
+                           learn_initial_state=learn_initial_state, device=device, dtype=dtype)
 
     def _run(
         self, x: torch.Tensor, w: LayerWeights, h0: torch.Tensor, c0: torch.Tensor | None,
-        mask: torch.Tensor | None, reverse: bool, rec_mask: torch.Tensor | None,
+        mask: torch.Tensor | None, reverse: bool, rec_mask: torch.Tensor | None, **variant: Any,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         return ops.lstm(
             x, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh, weight_hr=w.weight_hr,
             h0=h0, c0=c0, mask=mask, reverse=reverse, activation=self.activation,
             recurrent_activation=self.recurrent_activation, recurrent_dropout_mask=rec_mask,
-            zero_output_for_mask=True, backend=self.backend,
+            zero_output_for_mask=True, backend=self.backend, **variant,
         )
 
 
@@ -287,7 +300,8 @@ class GRU(_Extras, nn.RNNBase):
     """Drop-in `torch.nn.GRU` (gates r, z, n; equations in `lstmkit.ops.reference.gru`).
 
     Keyword-only extras: `backend`, `recurrent_dropout`, `activation`, `recurrent_activation`, and
-    `reset_after` (True: PyTorch's equation; False: Cho et al.'s, reset applied before the matmul).
+    `reset_after` (True: PyTorch's equation; False: Cho et al.'s, reset applied before the matmul), and the
+    variants `layer_norm` (reset_after=True), `zoneout_h`, `learn_initial_state` (see `lstmkit.nn.variants`).
     """
 
     _kind = "GRU"
@@ -309,26 +323,36 @@ class GRU(_Extras, nn.RNNBase):
         recurrent_dropout: float = 0.0,
         activation: str | Activation = "tanh",
         recurrent_activation: str | Activation = "sigmoid",
+        layer_norm: bool = False,
+        zoneout_h: float = 0.0,
+        learn_initial_state: bool = False,
         **unexpected: Any,
     ) -> None:
         if "proj_size" in unexpected:
             raise ValueError(_PROJ_SIZE_ERROR)
+        if "peephole" in unexpected or "zoneout_c" in unexpected:
+            raise ValueError(f"GRU has no cell state: {next(iter(unexpected))}= is an LSTM option")
         if unexpected:
             raise TypeError(f"GRU.__init__() got an unexpected keyword argument {next(iter(unexpected))!r}")
+        if layer_norm and not reset_after:
+            raise ValueError("GRU(layer_norm=True) needs reset_after=True: with reset_after=False the reset gate "
+                             "enters before the recurrent matmul, so there is no 3H projection of h to normalise")
         nn.RNNBase.__init__(self, "GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
                             bidirectional, device=device, dtype=dtype)
         self.reset_after = reset_after
         self._set_extras(backend, recurrent_dropout, activation, recurrent_activation)
+        self._set_variants(peephole=False, layer_norm=layer_norm, zoneout_h=zoneout_h, zoneout_c=0.0,
+                           learn_initial_state=learn_initial_state, device=device, dtype=dtype)
 
     def _run(
         self, x: torch.Tensor, w: LayerWeights, h0: torch.Tensor, c0: torch.Tensor | None,
-        mask: torch.Tensor | None, reverse: bool, rec_mask: torch.Tensor | None,
+        mask: torch.Tensor | None, reverse: bool, rec_mask: torch.Tensor | None, **variant: Any,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         out, h = ops.gru(
             x, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh, h0=h0, mask=mask, reverse=reverse,
             activation=self.activation, recurrent_activation=self.recurrent_activation,
             reset_after=self.reset_after, recurrent_dropout_mask=rec_mask, zero_output_for_mask=True,
-            backend=self.backend,
+            backend=self.backend, **variant,
         )
         return out, h, None
 
@@ -371,7 +395,7 @@ class RNN(_Extras, nn.RNNBase):
 
     def _run(
         self, x: torch.Tensor, w: LayerWeights, h0: torch.Tensor, c0: torch.Tensor | None,
-        mask: torch.Tensor | None, reverse: bool, rec_mask: torch.Tensor | None,
+        mask: torch.Tensor | None, reverse: bool, rec_mask: torch.Tensor | None, **variant: Any,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         out, h = ops.simple_rnn(
             x, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh, h0=h0, mask=mask, reverse=reverse,
