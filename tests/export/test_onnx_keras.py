@@ -23,10 +23,11 @@ def rng():
 
 
 def ids(rng, B, T, pad):
-    """Token ids in [1, VOCAB) with each row but the first padded by zeros on the `pad` side (some fully)."""
+    """Token ids in [1, VOCAB): row 0 unpadded, row 1 all padding, the others padded with zeros on the `pad`
+    side to a random length."""
     x = rng.integers(1, VOCAB, (B, T)).astype(np.int64)
     for b in range(1, B):
-        n = int(rng.integers(0, T + 1))
+        n = 0 if b == 1 else int(rng.integers(0, T + 1))
         if pad == "right":
             x[b, n:] = 0
         elif pad == "left":
