@@ -72,11 +72,15 @@ def test_repeat_and_filter_cardinalities():
 
 def test_shuffle_draws_from_a_buffer_of_the_given_size():
     n, buffer = 40, 5
+    firsts = set()
     for seed in range(10):
         order = [int(x) for x, _ in pairs(n).shuffle(buffer, seed=seed)]
         assert sorted(order) == list(range(n))
         # with a buffer of b, the i-th element out was among the first i + b in
         assert all(v < i + buffer for i, v in enumerate(order)), (seed, order)
+        assert order[: n - buffer] != sorted(order[: n - buffer])  # drawn at random while the buffer refills too
+        firsts.add(order[0])
+    assert len(firsts) >= 3 and firsts <= set(range(buffer))  # the first one out: any of the first b in
     assert [int(x) for x, _ in pairs(n).shuffle(1, seed=3)] == list(range(n))  # a buffer of one changes nothing
     full = [int(x) for x, _ in pairs(n).shuffle(n, seed=3)]
     assert full != list(range(n)) and max(full[:5]) >= buffer  # a full buffer reaches past the first few
