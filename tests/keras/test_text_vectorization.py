@@ -488,3 +488,31 @@ def test_keras_docstring_examples_through_predict(K):
                                        vocabulary=["earth", "wind", "and", "fire"])
     model = K.models.Sequential([K.Input(shape=(1,), dtype="string"), given])
     np.testing.assert_array_equal(run(model, np.array([["earth wind and also fire"]])), [[2, 3, 4, 1]])
+
+
+def test_text_dataset_from_directory_adapt_map_and_fit(tmp_path):
+    """Deep Learning with Python's chapter 11 workflow: adapt on `ds.map(lambda x, y: x)`, then either map the
+    vectorizer over the dataset or put it first in the model and fit on the raw texts."""
+    import lstmkit.keras as K
+
+    for label, texts in (("neg", ["bad film", "awful plot, bad"]), ("pos", ["great film", "good fun"])):
+        (tmp_path / label).mkdir()
+        for i, t in enumerate(texts):
+            (tmp_path / label / f"{i}.txt").write_text(t, encoding="utf-8")
+    ds = K.utils.text_dataset_from_directory(tmp_path, batch_size=2, shuffle=False, verbose=False)
+    v = K.layers.TextVectorization(output_mode="multi_hot")
+    v.adapt(ds.map(lambda x, y: x))
+    assert v.get_vocabulary() == ["[UNK]", "film", "bad", "plot", "great", "good", "fun", "awful"]
+    vectorized = ds.map(lambda x, y: (v(x), y))
+    model = K.Sequential([K.Input(shape=(v.vocabulary_size(),)), K.layers.Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", device="cpu")
+    model.fit(vectorized, epochs=1, verbose=0)
+    raw_model = K.Sequential([v, K.layers.Dense(1, activation="sigmoid")])
+    raw_model.compile(loss="binary_crossentropy", device="cpu")
+    raw_model.fit(ds, epochs=1, verbose=0)
+    raw_model.layers[1].set_weights(model.layers[0].get_weights())
+    np.testing.assert_allclose(raw_model.predict(ds, verbose=0), model.predict(vectorized, verbose=0), rtol=1e-6)
+    numbers_only = K.Sequential([K.layers.Dense(1)])
+    numbers_only.compile(loss="mse", device="cpu")
+    with pytest.raises(ValueError, match=r"x holds text .* start the model with a TextVectorization"):
+        numbers_only.fit(ds, epochs=1, verbose=0)

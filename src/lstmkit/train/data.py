@@ -139,17 +139,27 @@ class IterableBatches:
 
 
 def unpack(item: Any) -> Batch:
-    """(x, y[, sw]) or x to the (x, y, sw) triple, arrays made tensors."""
+    """(x, y[, sw]) or x to the (x, y, sw) triple, arrays made tensors (NumPy text stays NumPy text, for a
+    model whose first layer is a TextVectorization; any other layer refuses it by name)."""
     if isinstance(item, (tuple, list)) and 1 <= len(item) <= 3 and not _is_array(item):
         parts = list(item) + [None] * (3 - len(item))
         x, y, sw = parts
     else:
         x, y, sw = item, None, None
     if isinstance(x, (list, tuple)) and not _is_array(x):
-        x = [to_tensor(t, "x") for t in x]
+        x = [t if is_text(t) else to_tensor(t, "x") for t in x]
     else:
-        x = to_tensor(x, "x")
+        x = x if is_text(x) else to_tensor(x, "x")
     return x, None if y is None else to_tensor(y, "y"), None if sw is None else to_tensor(sw, "sample_weight")
+
+
+def is_text(a: Any) -> bool:
+    """A NumPy array of str or bytes (also as Python objects)."""
+    if not isinstance(a, np.ndarray):
+        return False
+    if a.dtype.kind in "US":
+        return True
+    return a.dtype.kind == "O" and a.size > 0 and all(isinstance(v, (str, bytes)) for v in a.reshape(-1))
 
 
 def _is_array(item: Any) -> bool:

@@ -306,12 +306,16 @@ class Trainer:
     def _input_column(self, a: Any, name: str, i: int) -> Any:
         """Input `i` as a tensor; text stays a NumPy array of str when that input feeds a TextVectorization or
         StringLookup (a Functional `Input(dtype="string")`, or the first layer of a Sequential)."""
-        inputs = getattr(self, "_input_tensors", None)
-        layers = getattr(self, "layers", None) if inputs is None else None
-        takes_text = inputs[i].dtype == "string" if inputs else bool(layers) and getattr(layers[0], "_takes_text",
-                                                                                            False)
-        text = as_text(a) if takes_text else None
+        text = as_text(a) if self._takes_text(i) else None
         return to_tensor(a, name) if text is None else text
+
+    def _takes_text(self, i: int) -> bool:
+        """Whether model input `i` feeds a layer that takes raw strings."""
+        inputs = getattr(self, "_input_tensors", None)
+        if inputs:
+            return bool(inputs[i].dtype == "string")
+        layers = getattr(self, "layers", None)
+        return bool(layers) and bool(getattr(layers[0], "_takes_text", False))
 
     def _array_data(self, x: Any, y: Any, sample_weight: Any, class_weight: Any, what: str,
                     need_y: bool = True) -> tuple[list[torch.Tensor], torch.Tensor | None, torch.Tensor | None, bool]:
@@ -336,6 +340,11 @@ class Trainer:
         return xs, yt, sw, single
 
     def _maybe_build_from(self, xs: list[torch.Tensor], single: bool) -> None:
+        for i, t in enumerate(xs):  # batches of a dataset keep their text as NumPy (train.data.unpack)
+            if isinstance(t, np.ndarray) and not self._takes_text(i):
+                raise ValueError(f"x holds text (an array of dtype {t.dtype}), but the model's input {i} does not "
+                                 "take strings: start the model with a TextVectorization (or StringLookup), or "
+                                 "vectorize the data first, e.g. ds.map(lambda x, y: (vectorizer(x), y))")
         if not self.built:
             shapes = [(None, *tuple(t.shape[1:])) for t in xs]
             self.build(shapes[0] if single else shapes)
