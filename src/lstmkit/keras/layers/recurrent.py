@@ -32,6 +32,14 @@ import torch
 from lstmkit import ops
 from lstmkit.keras.keras_tensor import Shape
 from lstmkit.keras.layers.layer import Layer, fmt_shape
+from lstmkit.keras.layers.recurrent_variants import (
+    DEFAULTS,
+    RecurrentVariants,
+    check_options,
+    config_entries,
+    needs_weights,
+    zoneout_kwargs,
+)
 from lstmkit.keras.layers.rnn_cells import (
     GRUCell,
     LSTMCell,
@@ -212,14 +220,18 @@ class RNN(Layer):
         args = (x, *weights)
         if cell.kind == "lstm":
             out, h, c = ops.lstm(*args, h0=states[0], c0=states[1], recurrent_activation=cell.recurrent_activation_arg,
-                                 **common)
+                                 **common, **self._variant_ops_kwargs(x, training))
             return out, [h, c]
         if cell.kind == "gru":
             out, h = ops.gru(*args, h0=states[0], recurrent_activation=cell.recurrent_activation_arg,
-                             reset_after=cell.reset_after, **common)
+                             reset_after=cell.reset_after, **common, **self._variant_ops_kwargs(x, training))
             return out, [h]
         out, h = ops.simple_rnn(*args, h0=states[0], **common)
         return out, [h]
+
+    def _variant_ops_kwargs(self, x: torch.Tensor, training: bool) -> dict[str, Any]:
+        """The variants' keywords of lstmkit.ops (lstmkit's LSTM and GRU layers have them; RNN(cell) none)."""
+        return {}
 
     def _run_steps(self, x: torch.Tensor, states: list[torch.Tensor | None], mask: torch.Tensor | None,
                    training: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -292,7 +304,10 @@ class _CellLayer(RNN):
     cell_class: type = SimpleRNNCell
     cell_name = ""
 
-    def __init__(self, cell_kwargs: dict[str, Any], layer_kwargs: dict[str, Any]) -> None:
+    def __init__(self, cell_kwargs: dict[str, Any], layer_kwargs: dict[str, Any],
+                 variants: dict[str, Any] | None = None) -> None:
+        variants = check_options(self.cell_class.kind, {**DEFAULTS, **(variants or {})},
+                                 bool(cell_kwargs.get("reset_after", True)))
         cell = self.cell_class(**cell_kwargs, name=self.cell_name, trainable=layer_kwargs.get("trainable", True))
         activity_regularizer = layer_kwargs.pop("activity_regularizer", None)
         has_cudnn = "use_cudnn" in layer_kwargs  # LSTM and GRU take it, SimpleRNN does not (as in Keras)
@@ -302,6 +317,42 @@ class _CellLayer(RNN):
         super().__init__(cell, activity_regularizer=activity_regularizer, **layer_kwargs)
         if has_cudnn:  # kept (not in the config) for Keras programs; lstmkit.ops picks its own kernel
             self.use_cudnn = use_cudnn
+        # lstmkit extensions (lstmkit.keras.layers.recurrent_variants); a plain layer has none of their weights
+        self.variant_options = variants
+        for name, value in variants.items():
+            setattr(self, name, value)
+        self.zoneout_generator: torch.Generator | None = None
+        if needs_weights(variants):
+            self.variants = RecurrentVariants(
+                self.cell_class.kind, cell.units, variants["peephole"], variants["layer_norm"],
+                variants["learn_initial_state"], kernel_initializer=cell.kernel_initializer, name="variants",
+                trainable=layer_kwargs.get("trainable", True))
+
+    def _variants_layer(self) -> RecurrentVariants | None:
+        layer = self.__dict__.get("_modules", {}).get("variants")
+        return layer if isinstance(layer, RecurrentVariants) else None
+
+    def _sublayers(self) -> list[Layer]:
+        extra = self._variants_layer()
+        return [self.cell] + ([extra] if extra is not None else [])
+
+    def build(self, input_shape: Shape) -> None:
+        super().build(input_shape)
+        extra = self._variants_layer()
+        if extra is not None and not extra.built:
+            extra._maybe_build((input_shape[0], input_shape[-1]))
+
+    def _initial_states(self, B: int, initial_state: Any, like: torch.Tensor) -> list[torch.Tensor | None]:
+        states = super()._initial_states(B, initial_state, like)
+        extra = self._variants_layer()
+        if extra is not None and extra.learn_initial_state and all(s is None for s in states):
+            return list(extra.initial_states(B, like))
+        return states
+
+    def _variant_ops_kwargs(self, x: torch.Tensor, training: bool) -> dict[str, Any]:
+        extra = self._variants_layer()
+        kw = {} if extra is None else extra.ops_kwargs(x.dtype)
+        return {**kw, **zoneout_kwargs(self.variant_options, x, self.cell.units, training, self.zoneout_generator)}
 
     def __getattr__(self, name: str) -> Any:
         if name in _CELL_OPTIONS and "cell" in self.__dict__.get("_modules", {}):
@@ -312,7 +363,7 @@ class _CellLayer(RNN):
         cell = self.cell.get_config()
         for key in ("name", "trainable", "batch_input_shape"):
             cell.pop(key, None)
-        config = {**Layer.get_config(self), **cell, **self._rnn_config()}
+        config = {**Layer.get_config(self), **cell, **self._rnn_config(), **config_entries(self.variant_options)}
         return config
 
     @classmethod
@@ -356,7 +407,10 @@ class SimpleRNN(_CellLayer):
 
 class LSTM(_CellLayer):
     """Long short-term memory (Hochreiter & Schmidhuber 1997), gates i, f, c, o; equations in
-    `lstmkit.ops.reference.lstm`. With `unit_forget_bias` the forget-gate bias starts at 1."""
+    `lstmkit.ops.reference.lstm`. With `unit_forget_bias` the forget-gate bias starts at 1.
+
+    lstmkit extensions (not in Keras; `lstmkit.keras.layers.recurrent_variants`): `peephole`, `layer_norm`,
+    `zoneout_h`, `zoneout_c`, `learn_initial_state`."""
 
     cell_class, cell_name = LSTMCell, "lstm_cell"
 
@@ -368,7 +422,9 @@ class LSTM(_CellLayer):
                  recurrent_constraint: Any = None, bias_constraint: Any = None, dropout: float = 0.0,
                  recurrent_dropout: float = 0.0, seed: int | None = None, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
-                 unroll: bool = False, use_cudnn: Any = "auto", **kwargs: Any) -> None:
+                 unroll: bool = False, use_cudnn: Any = "auto", peephole: bool = False, layer_norm: bool = False,
+                 zoneout_h: float = 0.0, zoneout_c: float = 0.0, learn_initial_state: bool = False,
+                 **kwargs: Any) -> None:
         cell, own = _split(dict(units=units, activation=activation, recurrent_activation=recurrent_activation,
                                 use_bias=use_bias, kernel_initializer=kernel_initializer,
                                 recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
@@ -380,12 +436,16 @@ class LSTM(_CellLayer):
                                 return_sequences=return_sequences, return_state=return_state,
                                 go_backwards=go_backwards, stateful=stateful, unroll=unroll, use_cudnn=use_cudnn,
                                 **kwargs))
-        super().__init__(cell, own)
+        super().__init__(cell, own, dict(peephole=peephole, layer_norm=layer_norm, zoneout_h=zoneout_h,
+                                         zoneout_c=zoneout_c, learn_initial_state=learn_initial_state))
 
 
 class GRU(_CellLayer):
     """Gated recurrent unit (Cho et al. 2014), Keras gates z, r, h; `reset_after=True` (Keras 3's and
-    PyTorch's equation) applies the reset gate after the recurrent matmul and has two biases."""
+    PyTorch's equation) applies the reset gate after the recurrent matmul and has two biases.
+
+    lstmkit extensions (not in Keras; `lstmkit.keras.layers.recurrent_variants`): `layer_norm`
+    (reset_after=True), `zoneout_h`, `learn_initial_state`."""
 
     cell_class, cell_name = GRUCell, "gru_cell"
 
@@ -397,7 +457,10 @@ class GRU(_CellLayer):
                  bias_constraint: Any = None, dropout: float = 0.0, recurrent_dropout: float = 0.0,
                  seed: int | None = None, return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
-                 reset_after: bool = True, use_cudnn: Any = "auto", **kwargs: Any) -> None:
+                 reset_after: bool = True, use_cudnn: Any = "auto", layer_norm: bool = False,
+                 zoneout_h: float = 0.0, learn_initial_state: bool = False, **kwargs: Any) -> None:
+        variants = dict(layer_norm=layer_norm, zoneout_h=zoneout_h, learn_initial_state=learn_initial_state)
+        variants.update({k: kwargs.pop(k) for k in ("peephole", "zoneout_c") if k in kwargs})  # refused by name
         cell, own = _split(dict(units=units, activation=activation, recurrent_activation=recurrent_activation,
                                 use_bias=use_bias, kernel_initializer=kernel_initializer,
                                 recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
@@ -408,7 +471,7 @@ class GRU(_CellLayer):
                                 recurrent_dropout=recurrent_dropout, seed=seed, return_sequences=return_sequences,
                                 return_state=return_state, go_backwards=go_backwards, stateful=stateful,
                                 unroll=unroll, reset_after=reset_after, use_cudnn=use_cudnn, **kwargs))
-        super().__init__(cell, own)
+        super().__init__(cell, own, variants)
 
 
 __all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells"]
