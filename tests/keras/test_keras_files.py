@@ -66,6 +66,14 @@ def functional(K):
     return K.Model(inp, L.Dense(2, activation="softmax")(x), name="two_paths")
 
 
+def cells(K):
+    """RNN over a cell and over stacked cells, normalization layers: the HDF5 groups of cells and their lists."""
+    L = K.layers
+    return K.Sequential([K.Input((T, 3)), L.RNN(L.LSTMCell(4), return_sequences=True), L.LayerNormalization(),
+                         L.RNN([L.GRUCell(3), L.SimpleRNNCell(2)], return_sequences=True), L.BatchNormalization(),
+                         L.Flatten(), L.Dense(1)])
+
+
 MODELS = {"imdb_lstm": lambda K: imdb(K, "LSTM"), "imdb_gru": lambda K: imdb(K, "GRU"),
           "imdb_simplernn": lambda K: imdb(K, "SimpleRNN"), "stacked_bidirectional_gru": stacked_bidirectional}
 
@@ -258,6 +266,51 @@ def test_a_hand_written_keras2_h5_loads(tmp_path):
     np.testing.assert_allclose(lk_predict(model, x), keras_predict(km, x), rtol=0, atol=ATOL)
 
 
+def test_a_hand_written_keras2_functional_h5_loads(tmp_path):
+    """Keras 2's functional config: inbound_nodes as [[layer, node, tensor, kwargs]], input_layers as lists."""
+    E, H = 4, 3
+    layers = [
+        {"class_name": "InputLayer", "name": "input_1", "inbound_nodes": [],
+         "config": {"batch_input_shape": [None, T], "dtype": "int32", "sparse": False, "ragged": False,
+                    "name": "input_1"}},
+        {**_keras2_layer("Embedding", "embedding", input_dim=V, output_dim=E, mask_zero=False,
+                         embeddings_initializer={"class_name": "RandomUniform", "config": {"seed": None}}),
+         "name": "embedding", "inbound_nodes": [[["input_1", 0, 0, {}]]]},
+        {**_keras2_rnn("LSTM", "lstm", H, unit_forget_bias=True), "name": "lstm",
+         "inbound_nodes": [[["embedding", 0, 0, {}]]]},
+        {**_keras2_layer("Dense", "dense", units=2, activation="softmax", use_bias=True), "name": "dense",
+         "inbound_nodes": [[["lstm", 0, 0, {}]]]},
+    ]
+    config = {"class_name": "Functional", "config": {"name": "model", "layers": layers,
+                                                     "input_layers": [["input_1", 0, 0]],
+                                                     "output_layers": [["dense", 0, 0]]}}
+    rng = np.random.default_rng(6)
+    arrays = [rng.normal(0, 0.4, s).astype("float32") for s in [(V, E), (E, 4 * H), (H, 4 * H), (4 * H,), (H, 2), (2,)]]
+    names = {"embedding": ["embedding/embeddings:0"],
+             "lstm": ["lstm/lstm_cell/kernel:0", "lstm/lstm_cell/recurrent_kernel:0", "lstm/lstm_cell/bias:0"],
+             "dense": ["dense/kernel:0", "dense/bias:0"]}
+    path = tmp_path / "keras2_functional.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"], f.attrs["backend"] = b"2.11.0", b"tensorflow"
+        f.attrs["model_config"] = json.dumps(config)
+        group = f.create_group("model_weights")
+        group.attrs["layer_names"] = [b"input_1", b"embedding", b"lstm", b"dense"]
+        group.create_group("input_1").attrs["weight_names"] = []
+        it = iter(arrays)
+        for layer, wnames in names.items():
+            g = group.create_group(layer)
+            g.attrs["weight_names"] = [n.encode() for n in wnames]
+            for n in wnames:
+                g.create_dataset(n, data=next(it))
+    model = lk.models.load_model(path)
+    inp = keras.Input((T,), dtype="int32")
+    km = keras.Model(inp, keras.layers.Dense(2, activation="softmax")(keras.layers.LSTM(H)(
+        keras.layers.Embedding(V, E)(inp))))
+    km.set_weights(arrays)
+    x = tokens(6, seed=12)
+    np.testing.assert_allclose(lk_predict(model, x), keras_predict(km, x), rtol=0, atol=ATOL)
+
+
 # ----- (b) files made by lstmkit open in Keras ---------------------------------------------------------------
 @pytest.mark.parametrize("name", list(MODELS))
 def test_b_an_lstmkit_keras_file_opens_in_keras(name, tmp_path):
@@ -278,17 +331,24 @@ def test_b_an_lstmkit_keras_file_opens_in_keras(name, tmp_path):
                                rtol=0, atol=ATOL)
 
 
-@pytest.mark.parametrize("name", ["stacked_bidirectional_gru", "functional"])
-def test_b_the_weights_h5_layout_is_keras_own(name, tmp_path):
+@pytest.mark.parametrize("build", [stacked_bidirectional, functional, cells], ids=lambda b: b.__name__)
+def test_b_the_weights_h5_layout_is_keras_own(build, tmp_path):
     """Group for group, dataset for dataset, shape for shape, what lstmkit writes is what Keras writes."""
-    build = functional if name == "functional" else MODELS[name]
     km, model = build(keras), build(lk)
     km.save_weights(tmp_path / "k.weights.h5")
     model.save_weights(tmp_path / "l.weights.h5")
     assert h5_layout((tmp_path / "l.weights.h5").read_bytes()) == h5_layout((tmp_path / "k.weights.h5").read_bytes())
     km.load_weights(tmp_path / "l.weights.h5")
-    x = tokens(6, seed=8)
+    x = np.random.default_rng(8).normal(size=(6, T, 3)).astype("float32") if build is cells else tokens(6, seed=8)
     np.testing.assert_allclose(keras_predict(km, x), lk_predict(model, x), rtol=0, atol=ATOL)
+    # the whole model both ways: Keras' options that lstmkit's layers lack (BatchNormalization's renorm_momentum,
+    # InputLayer's sparse, ...) are dropped when they are off
+    km.save(tmp_path / "k.keras")
+    np.testing.assert_allclose(lk_predict(lk.models.load_model(tmp_path / "k.keras"), x), keras_predict(km, x),
+                               rtol=0, atol=ATOL)
+    model.save(tmp_path / "l.keras")
+    np.testing.assert_allclose(keras_predict(keras.saving.load_model(tmp_path / "l.keras"), x),
+                               lk_predict(model, x), rtol=0, atol=ATOL)
 
 
 def test_b_an_lstmkit_functional_model_opens_in_keras(tmp_path):
@@ -395,6 +455,14 @@ def test_c_an_unknown_class_is_refused_with_its_name(tmp_path):
     with pytest.raises(FileFormatError, match=r"unknown\.keras: layer 'lstm(_\d+)?': class 'PeepLSTM' \(module "
                                               r"'keras\.layers'\) is not an lstmkit\.keras layer"):
         lk.models.load_model(bad)
+
+
+def test_c_a_keras_option_lstmkit_lacks_is_refused_by_name(tmp_path):
+    km = keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization(renorm=True), keras.layers.Dense(1)])
+    km.save(tmp_path / "renorm.keras")
+    with pytest.raises(FileFormatError, match=r"renorm\.keras: its config\.json does not describe an lstmkit\.keras "
+                                              r"model .*BatchNormalization\(renorm=True / synchronized=True\) is not supported"):
+        lk.models.load_model(tmp_path / "renorm.keras")
 
 
 def test_c_a_weight_of_the_wrong_shape_is_refused(tmp_path):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import builtins
+import inspect
 import io
 import json
 import marshal
@@ -46,10 +47,13 @@ from lstmkit.keras.registry import get_registered_object
 KERAS_VERSION = "3.15.1"  # the Keras release whose files these are (and that the tests open them with)
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 LSTMKIT_ONLY = ("backend",)  # layer options of lstmkit's own: Keras' layers refuse them as arguments
-# Keras config keys lstmkit's classes do not take, with the value that means "not used"; another value is refused.
-_KERAS_ONLY = {"quantization_config": None, "sparse": False, "ragged": False, "optional": False,
-               "input_axes": None, "output_axes": None, "lora_rank": None, "lora_alpha": None,
-               "shared_object_id": ...}
+# Keys of Keras' initializer, regularizer and constraint configs that lstmkit's do not take, at the value that
+# means "not used" (... for any value); another value is refused.
+_KERAS_ONLY = {"input_axes": None, "output_axes": None, "shared_object_id": ...}
+# A Keras layer option that lstmkit's class does not take is dropped when it is off: None, False, or these
+# values (BatchNormalization's renorm_momentum matters only with renorm=True). Any other value is passed on,
+# and the lstmkit class refuses it by name.
+_INACTIVE = {"renorm_momentum": 0.99, "shared_object_id": ...}
 _MODULES = {"initializer": "keras.initializers", "regularizer": "keras.regularizers",
             "constraint": "keras.constraints"}
 _LAYER_KEYS = ("layer", "backward_layer", "cell", "layers", "cells")
@@ -213,9 +217,15 @@ class _Reader:
                 return self.layer(value)
             if value["class_name"] in ("DTypePolicy", "FloatDTypePolicy"):
                 return value["config"]["name"]
-            out = {"class_name": value["class_name"], "config": {k: self.value(k, v, layer)
-                                                                 for k, v in (value["config"] or {}).items()
-                                                                 if k not in _KERAS_ONLY}}
+            inner = {}
+            for k, v in (value["config"] or {}).items():
+                if k in _KERAS_ONLY:
+                    if _KERAS_ONLY[k] is not ... and v != _KERAS_ONLY[k]:
+                        raise self.fail(layer, f"{value['class_name']} option {k}={v!r} has no lstmkit "
+                                               f"equivalent (only {_KERAS_ONLY[k]!r} can be read)")
+                    continue
+                inner[k] = self.value(k, v, layer)
+            out = {"class_name": value["class_name"], "config": inner}
             if value.get("registered_name") not in (None, value["class_name"]):
                 out["registered_name"] = value["registered_name"]
             return out
@@ -236,13 +246,12 @@ class _Reader:
         if not found and cls not in LAYER_CLASSES:
             raise self.fail(name, f"class {cls!r} (module {spec.get('module')!r}) is not an lstmkit.keras layer; "
                                   "pass it in custom_objects or register it with register_keras_serializable")
+        accepted = _init_arguments(LAYER_CLASSES[cls]) if not found else None
         config: dict[str, Any] = {}
         for key, value in raw.items():
-            if key in _KERAS_ONLY:
-                if _KERAS_ONLY[key] is not ... and value != _KERAS_ONLY[key]:
-                    raise self.fail(name, f"Keras option {key}={value!r} has no lstmkit equivalent "
-                                          f"(only {_KERAS_ONLY[key]!r} can be read)")
-                continue
+            if accepted is not None and key not in accepted and (
+                    value is None or value is False or _INACTIVE.get(key, object()) in (..., value)):
+                continue  # a Keras option lstmkit's layer lacks, switched off
             if cls in ("Sequential", "Functional") and key in ("layers", "input_layers", "output_layers"):
                 continue
             config[key] = self.value(key, value, name)
@@ -345,13 +354,23 @@ class _Reader:
             args, kwargs = node_data(name, k)
             nodes.append({"layer": name, "args": convert(args), "kwargs": convert(kwargs)})
 
-        def structure(points: list[list], single: bool) -> Any:
+        def structure(points: list[list]) -> Any:  # one tensor bare, as Keras 3 makes a one-element list
             refs_ = [{"__keras_tensor__": [index[(n, k)], i]} for n, k, i in points]
-            return refs_[0] if single and len(refs_) == 1 else refs_
+            return refs_[0] if len(refs_) == 1 else refs_
 
         return {"layers": [self.layer(specs[n]) for n in used], "nodes": nodes,
-                "inputs": structure(inputs, isinstance(raw["input_layers"][0], str)),
-                "outputs": structure(outputs, isinstance(raw["output_layers"][0], str))}
+                "inputs": structure(inputs), "outputs": structure(outputs)}
+
+
+def _init_arguments(cls: type) -> set[str]:
+    """The named arguments of `cls.__init__` and of its bases' (those **kwargs reach)."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None and klass is not object:
+            names |= {p.name for p in inspect.signature(init).parameters.values()
+                      if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    return names
 
 
 def build_from_keras_config(config: dict[str, Any], where: str, safe_mode: bool) -> Any:
