@@ -1,4 +1,4 @@
-"""torch.nn drop-ins: `LSTM`, `GRU`, `RNN` and their cells, plus Keras weight conversion."""
+"""torch.nn drop-ins: `LSTM`, `GRU`, `RNN` and their cells, `MinGRU`/`MinLSTM`, Keras weight conversion."""
 
 from lstmkit.nn.cells import GRUCell, LSTMCell, RNNCell
 from lstmkit.nn.convert import (
@@ -9,11 +9,12 @@ from lstmkit.nn.convert import (
     simple_rnn_from_keras,
     simple_rnn_to_keras,
 )
+from lstmkit.nn.min_rnn import MinGRU, MinLSTM
 from lstmkit.nn.quantize import quantize_dynamic, to_torch
 from lstmkit.nn.rnn import GRU, LSTM, RNN, SimpleRNN
 
 __all__ = [
-    "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "SimpleRNN", "gru_from_keras", "gru_to_keras",
-    "lstm_from_keras", "lstm_to_keras", "quantize_dynamic", "simple_rnn_from_keras", "simple_rnn_to_keras",
-    "to_torch",
+    "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "MinGRU", "MinLSTM", "RNNCell", "SimpleRNN", "gru_from_keras",
+    "gru_to_keras", "lstm_from_keras", "lstm_to_keras", "quantize_dynamic", "simple_rnn_from_keras",
+    "simple_rnn_to_keras", "to_torch",
 ]

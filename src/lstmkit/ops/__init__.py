@@ -20,10 +20,11 @@ from lstmkit.ops.dispatch import (
     tracing,
 )
 from lstmkit.ops.dropout import dropout_mask
+from lstmkit.ops.min_rnn import min_gru, min_lstm
 
 __all__ = [
     "BACKENDS", "Backend", "RecurrenceCall", "backends", "cpu_kernel_info", "dropout_mask", "get_activation", "gru",
-    "lstm", "register_backend", "run", "select_backend", "simple_rnn", "tracing",
+    "lstm", "min_gru", "min_lstm", "register_backend", "run", "select_backend", "simple_rnn", "tracing",
 ]
 
 

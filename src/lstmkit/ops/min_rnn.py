@@ -1,0 +1,162 @@
+"""minGRU and minLSTM (Feng et al. 2024, "Were RNNs All We Needed?"): gates that read only x_t, so a
+whole sequence runs as a linear recurrence h_t = a_t ⊙ h_{t-1} + b_t solved by a parallel scan.
+
+Dimensions: B batch, T time, I input, H hidden. Input projections as torch's GRU holds them:
+`weight_ih` (2H, I) with blocks z, h̃ for minGRU and (3H, I) with blocks f, i, h̃ for minLSTM.
+
+    minGRU   k = x_t W^T + b,  split into k_z, k_h                       # (B, T, H) each
+             z_t = σ(k_z)
+             h̃_t = g(k_h),  g(v) = v + 0.5 for v >= 0, σ(v) for v < 0   # > 0: the paper's log-space form
+             h_t = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t
+    minLSTM  f_t = σ(k_f),  i_t = σ(k_i),  h̃_t = g(k_h)
+             f'_t = f_t / (f_t + i_t),  i'_t = i_t / (f_t + i_t)
+             h_t = f'_t ⊙ h_{t-1} + i'_t ⊙ h̃_t
+
+Both are h_t = a_t h_{t-1} + b_t with a_t in (0, 1) and b_t > 0. `mode="sequential"` loops over
+time (streaming); `mode="parallel"` solves it in log space (Heinsen 2023, the paper's appendix):
+log a_t and log b_t come straight from the pre-activations (log σ(v) = -softplus(-v); minLSTM's
+log f' = -softplus(softplus(-k_f) - softplus(-k_i))), and over a chunk of C steps
+
+    a*_t = Σ_{s<=t} log a_s,   h_t = exp(a*_t) ⊙ h_start + exp(a*_t + logcumsumexp_{s<=t}(log b_s - a*_s))
+
+The sequence is cut into chunks of C = 64 steps carried one to the next: a* then stays above about
+-C·max softplus, where float32 keeps a relative error near 1e-6 (over a whole 8192-step sequence
+the sum would be about -40000 and a*_t + logcumsumexp(...) would cancel to 1e-3). The initial state
+enters through the first term only, so it may have any sign (only b_t must be positive).
+
+Masks (B, T), True = real step: a masked step keeps the state (a = 1, b = 0) and outputs zeros, as
+lstmkit's other recurrences do. `reverse` runs from the last step to the first.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from lstmkit.errors import ShapeError
+
+CHUNK = 64  # steps per log-space scan: bounds a* (see the module docstring)
+MODES = ("parallel", "sequential")
+
+
+def g(v: torch.Tensor) -> torch.Tensor:
+    """The paper's positive activation: v + 0.5 for v >= 0, σ(v) below (continuous at 0)."""
+    return torch.where(v >= 0, v + 0.5, torch.sigmoid(v))
+
+
+def log_g(v: torch.Tensor) -> torch.Tensor:
+    """log g(v), without forming g (log σ(v) = -softplus(-v))."""
+    return torch.where(v >= 0, torch.log(F.relu(v) + 0.5), -F.softplus(-v))
+
+
+def _coefficients(kind: str, k: torch.Tensor, H: int, log: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(a, b) of h_t = a_t h_{t-1} + b_t from the projections k (B, T, 2H or 3H), or (log a, log b)."""
+    if kind == "min_gru":
+        k_z, k_h = k.split(H, dim=-1)  # (B, T, H) each
+        if log:
+            return -F.softplus(k_z), -F.softplus(-k_z) + log_g(k_h)  # log(1 - z), log z + log h̃
+        z = torch.sigmoid(k_z)
+        return 1 - z, z * g(k_h)
+    k_f, k_i, k_h = k.split(H, dim=-1)
+    if log:
+        diff = F.softplus(-k_f) - F.softplus(-k_i)  # log i - log f
+        return -F.softplus(diff), -F.softplus(-diff) + log_g(k_h)  # log f', log i' + log h̃
+    f, i = torch.sigmoid(k_f), torch.sigmoid(k_i)
+    return f / (f + i), i / (f + i) * g(k_h)
+
+
+def _scan_sequential(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, mask: torch.Tensor | None
+                     ) -> torch.Tensor:
+    h, outs = h0, []
+    for t in range(a.shape[1]):
+        new = a[:, t] * h + b[:, t]  # (B, H)
+        if mask is not None:
+            new = torch.where(mask[:, t, None], new, h)
+        h = new
+        outs.append(h)
+    return torch.stack(outs, dim=1)  # (B, T, H)
+
+
+def _scan_parallel(log_a: torch.Tensor, log_b: torch.Tensor, h0: torch.Tensor, mask: torch.Tensor | None
+                   ) -> torch.Tensor:
+    B, T, H = log_a.shape
+    if mask is not None:  # a masked step: a = 1, b = 0 (a very negative finite log keeps gradients finite)
+        keep = mask[:, :, None]
+        log_a = torch.where(keep, log_a, torch.zeros_like(log_a))
+        log_b = torch.where(keep, log_b, torch.full_like(log_b, -1e30 if log_b.dtype != torch.float16 else -3e4))
+    n = -(-T // CHUNK)
+    pad = n * CHUNK - T
+    if pad:
+        log_a = F.pad(log_a, (0, 0, 0, pad))  # (B, n*C, H): padded steps keep the state
+        log_b = F.pad(log_b, (0, 0, 0, pad), value=-1e30)
+    log_a = log_a.view(B, n, CHUNK, H)
+    log_b = log_b.view(B, n, CHUNK, H)
+    a_star = log_a.cumsum(dim=2)  # (B, n, C, H)
+    local = torch.exp(a_star + torch.logcumsumexp(log_b - a_star, dim=2))  # each chunk from a zero state
+    carry = torch.exp(a_star)  # how much of the chunk's starting state is left at each step
+    h, chunks = h0, []
+    for c in range(n):  # n = T / C sequential steps of (B, C, H) work
+        out = local[:, c] + carry[:, c] * h[:, None]  # (B, C, H)
+        chunks.append(out)
+        h = out[:, -1]
+    return torch.cat(chunks, dim=1)[:, :T]  # (B, T, H)
+
+
+def min_rnn(kind: str, x: torch.Tensor, weight_ih: torch.Tensor, bias_ih: torch.Tensor | None,
+            h0: torch.Tensor | None = None, *, mask: torch.Tensor | None = None, reverse: bool = False,
+            mode: str = "parallel") -> tuple[torch.Tensor, torch.Tensor]:
+    """One layer of minGRU (`kind="min_gru"`) or minLSTM (`"min_lstm"`) over x (B, T, I).
+    Returns (outputs (B, T, H), h_n (B, H)); outputs are zero at masked steps."""
+    gates = {"min_gru": 2, "min_lstm": 3}.get(kind)
+    if gates is None:
+        raise ValueError(f"kind must be 'min_gru' or 'min_lstm', got {kind!r}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if x.dim() != 3:
+        raise ShapeError(f"{kind}: x must be (batch, time, features), got shape {tuple(x.shape)}")
+    B, T, I = x.shape
+    if T == 0:
+        raise ShapeError(f"{kind}: Expected sequence length to be larger than 0 in RNN, got x of shape "
+                         f"{tuple(x.shape)}")
+    if weight_ih.dim() != 2 or weight_ih.shape[1] != I or weight_ih.shape[0] % gates:
+        raise ShapeError(f"{kind}: weight_ih must be ({gates}*H, {I}) for inputs of {I} features, got "
+                         f"{tuple(weight_ih.shape)}")
+    H = weight_ih.shape[0] // gates
+    if bias_ih is not None and tuple(bias_ih.shape) != (gates * H,):
+        raise ShapeError(f"{kind}: bias_ih must be ({gates * H},), got {tuple(bias_ih.shape)}")
+    if h0 is None:
+        h0 = x.new_zeros(B, H)
+    elif tuple(h0.shape) != (B, H):
+        raise ShapeError(f"{kind}: h0 must be ({B}, {H}) (batch, hidden), got {tuple(h0.shape)}")
+    if mask is not None and (tuple(mask.shape) != (B, T) or mask.dtype != torch.bool):
+        raise ValueError(f"{kind}: mask must be a ({B}, {T}) bool tensor, got {tuple(mask.shape)} {mask.dtype}")
+    if reverse:
+        x = x.flip(1)
+        mask = mask.flip(1) if mask is not None else None
+    k = F.linear(x, weight_ih, bias_ih)  # (B, T, gates*H): every step's projections in one matmul
+    if mode == "parallel":
+        log_a, log_b = _coefficients(kind, k, H, log=True)
+        out = _scan_parallel(log_a, log_b, h0, mask)
+    else:
+        a, b = _coefficients(kind, k, H, log=False)
+        out = _scan_sequential(a, b, h0, mask)
+    h_n = out[:, -1]
+    if mask is not None:
+        out = out * mask[:, :, None]
+    if reverse:
+        out = out.flip(1)
+    return out, h_n
+
+
+def min_gru(x: torch.Tensor, weight_ih: torch.Tensor, bias_ih: torch.Tensor | None, h0: torch.Tensor | None = None,
+            *, mask: torch.Tensor | None = None, reverse: bool = False, mode: str = "parallel"
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """minGRU over x (B, T, I), `weight_ih` (2H, I) with blocks z, h̃: see the module docstring."""
+    return min_rnn("min_gru", x, weight_ih, bias_ih, h0, mask=mask, reverse=reverse, mode=mode)
+
+
+def min_lstm(x: torch.Tensor, weight_ih: torch.Tensor, bias_ih: torch.Tensor | None, h0: torch.Tensor | None = None,
+             *, mask: torch.Tensor | None = None, reverse: bool = False, mode: str = "parallel"
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """minLSTM over x (B, T, I), `weight_ih` (3H, I) with blocks f, i, h̃: see the module docstring."""
+    return min_rnn("min_lstm", x, weight_ih, bias_ih, h0, mask=mask, reverse=reverse, mode=mode)
