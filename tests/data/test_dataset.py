@@ -160,3 +160,23 @@ def test_timeseries_dataset_has_the_dataset_methods():
     assert [int(y) for _, y in ds.unbatch()] == list(range(18))
     assert [b.tolist() for b in ds.skip(4).map(lambda x, y: y)] == [[16, 17]]
     assert [b.shape for b in ds.unbatch().map(lambda x, y: x).batch(10)] == [(10, 3, 2), (8, 3, 2)]
+
+
+def test_fit_takes_the_derived_datasets():
+    import lstmkit.keras as keras
+
+    class Count(keras.callbacks.Callback):
+        batches = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            Count.batches += 1
+
+    keras.utils.set_random_seed(0)
+    # no recurrent layer: the data tests' empty cache folder would have the CPU kernel compiled again (18 s)
+    model = keras.Sequential([keras.Input(shape=(3, 2)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    scaled = series().map(lambda x, y: (x / 40.0, y.astype("float32") / 20.0))
+    history = model.fit(scaled.take(3), validation_data=scaled.skip(3), epochs=2, verbose=0, callbacks=[Count()])
+    assert Count.batches == 6 and len(history.history["val_loss"]) == 2  # 3 batches per epoch
+    assert model.evaluate(scaled.skip(3), verbose=0) == history.history["val_loss"][1]
+    assert model.predict(scaled.unbatch().map(lambda x, y: x).batch(7), verbose=0).shape == (18, 1)
