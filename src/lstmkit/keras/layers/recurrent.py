@@ -189,6 +189,8 @@ class RNN(Layer):
             self.cell.reset_dropout_masks()  # a new sequence: new dropout masks
         if self._fused():
             out, new_states = self._run_fused(x, states, mask, training)
+            if mask is not None and not self.zero_output_for_mask:
+                out = _zeros_before_first_step(out, mask, self.go_backwards)
         else:
             out, new_states = self._run_steps(x, states, mask, training)
         if self.stateful:
@@ -291,6 +293,13 @@ class RNN(Layer):
         return f"name={self.name!r}, cell={type(self.cell).__name__}"
 
 
+def _zeros_before_first_step(out: torch.Tensor, mask: torch.Tensor, backwards: bool) -> torch.Tensor:
+    """Keras' output at the masked steps before a row's first real step (in processing order) is zeros, not the
+    initial state that lstmkit.ops carries there (they differ with an initial_state or a learned one)."""
+    seen = mask.flip(1).cumsum(1).flip(1) if backwards else mask.cumsum(1)  # (B, T) real steps processed so far
+    return out.masked_fill((seen == 0)[:, :, None], 0.0)  # (B, T, U)
+
+
 # The layer options that are the cell's (Keras' LSTM, GRU and SimpleRNN read them through properties).
 _CELL_OPTIONS = ("units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
                  "recurrent_initializer", "bias_initializer", "unit_forget_bias", "kernel_regularizer",
@@ -322,36 +331,25 @@ class _CellLayer(RNN):
         for name, value in variants.items():
             setattr(self, name, value)
         self.zoneout_generator: torch.Generator | None = None
-        if needs_weights(variants):
-            self.variants = RecurrentVariants(
-                self.cell_class.kind, cell.units, variants["peephole"], variants["layer_norm"],
-                variants["learn_initial_state"], kernel_initializer=cell.kernel_initializer, name="variants",
-                trainable=layer_kwargs.get("trainable", True))
-
-    def _variants_layer(self) -> RecurrentVariants | None:
-        layer = self.__dict__.get("_modules", {}).get("variants")
-        return layer if isinstance(layer, RecurrentVariants) else None
-
-    def _sublayers(self) -> list[Layer]:
-        extra = self._variants_layer()
-        return [self.cell] + ([extra] if extra is not None else [])
+        self._variant_weights = None if not needs_weights(variants) else RecurrentVariants(
+            self.cell_class.kind, cell.units, variants["peephole"], variants["layer_norm"],
+            variants["learn_initial_state"], kernel_initializer=cell.kernel_initializer)
 
     def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
-        extra = self._variants_layer()
-        if extra is not None and not extra.built:
-            extra._maybe_build((input_shape[0], input_shape[-1]))
+        if self._variant_weights is not None and not self._weight_specs:
+            self._variant_weights.build(self)  # the layer's own weights, before its cell's
 
     def _initial_states(self, B: int, initial_state: Any, like: torch.Tensor) -> list[torch.Tensor | None]:
         states = super()._initial_states(B, initial_state, like)
-        extra = self._variants_layer()
+        extra = self._variant_weights
         if extra is not None and extra.learn_initial_state and all(s is None for s in states):
-            return list(extra.initial_states(B, like))
+            return list(extra.initial_states(self, B, like))
         return states
 
     def _variant_ops_kwargs(self, x: torch.Tensor, training: bool) -> dict[str, Any]:
-        extra = self._variants_layer()
-        kw = {} if extra is None else extra.ops_kwargs(x.dtype)
+        extra = self._variant_weights
+        kw = {} if extra is None else extra.ops_kwargs(self, x.dtype)
         return {**kw, **zoneout_kwargs(self.variant_options, x, self.cell.units, training, self.zoneout_generator)}
 
     def __getattr__(self, name: str) -> Any:

@@ -4,9 +4,10 @@
     keras.layers.GRU(units, layer_norm=True, zoneout_h=0.1, learn_initial_state=True)
 
 Equations in `lstmkit.ops.reference.lstm` / `gru` and docs/equations.md; they run on lstmkit.ops' reference
-backend. The variants' weights live in a sublayer `variants` of the layer, after the cell's weights (so
-`get_weights()`, `set_weights()`, `model.save()` and `load_model` carry them; a plain layer has no such
-sublayer and Keras' weights alone). Names and shapes, in this order, in Keras' gate order (LSTM i, f, c, o;
+backend. The variants' weights are the layer's own weights, so they come before its cell's in `weights` and
+`get_weights()` (as any layer's own weights come before its sublayers' in Keras) and `model.save()` writes them
+in the layer's own group of Keras' HDF5 layout (`layers/lstm/vars`, beside `layers/lstm/cell/vars`); a plain
+layer has none and Keras' weights alone. Names and shapes, in this order, in Keras' gate order (LSTM i, f, c, o;
 GRU z, r, h; layer norm's statistics do not depend on the order, its gains and biases follow it):
 
   peephole            input_gate_peephole, forget_gate_peephole, output_gate_peephole   (U,)  the layer's
@@ -28,7 +29,6 @@ from typing import Any
 
 import torch
 
-from lstmkit.keras.keras_tensor import Shape
 from lstmkit.keras.layers.layer import Layer
 from lstmkit.nn.convert import reorder_gru_gates
 from lstmkit.ops.variants import zoneout_mask
@@ -66,57 +66,58 @@ def needs_weights(options: dict[str, Any]) -> bool:
     return bool(options["peephole"] or options["layer_norm"] or options["learn_initial_state"])
 
 
-class RecurrentVariants(Layer):
-    """The variants' weights of one LSTM or GRU layer (see the module docstring)."""
+class RecurrentVariants:
+    """The variants' weights of one LSTM or GRU layer, made as that layer's own weights (see the module
+    docstring): Keras' file layout keeps a recurrent layer's own variables beside its cell's, so they save."""
 
     def __init__(self, kind: str, units: int, peephole: bool = False, layer_norm: bool = False,
-                 learn_initial_state: bool = False, kernel_initializer: Any = "glorot_uniform",
-                 **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+                 learn_initial_state: bool = False, kernel_initializer: Any = "glorot_uniform") -> None:
         self.kind, self.units = kind, int(units)
         self.peephole, self.layer_norm, self.learn_initial_state = peephole, layer_norm, learn_initial_state
         self.kernel_initializer = kernel_initializer
 
-    def build(self, input_shape: Shape) -> None:
+    def build(self, owner: Layer) -> None:
         U, G = self.units, 4 if self.kind == "lstm" else 3
         if self.peephole:
             for gate in ("input", "forget", "output"):
-                self.add_weight((U,), self.kernel_initializer, name=f"{gate}_gate_peephole")
+                owner.add_weight((U,), self.kernel_initializer, name=f"{gate}_gate_peephole")
         if self.layer_norm:
             parts = [("input", G * U), ("recurrent", G * U)] + ([("cell", U)] if self.kind == "lstm" else [])
             for part, size in parts:
-                self.add_weight((size,), "ones", name=f"{part}_norm_gamma")
-                self.add_weight((size,), "zeros", name=f"{part}_norm_beta")
+                owner.add_weight((size,), "ones", name=f"{part}_norm_gamma")
+                owner.add_weight((size,), "zeros", name=f"{part}_norm_beta")
         if self.learn_initial_state:
             for state in ("h", "c") if self.kind == "lstm" else ("h",):
-                self.add_weight((U,), "zeros", name=f"initial_{state}")
+                owner.add_weight((U,), "zeros", name=f"initial_{state}")
 
-    def _tensor(self, name: str) -> torch.Tensor:
-        for spec in self._weight_specs:
+    @staticmethod
+    def tensor(owner: Layer, name: str) -> torch.Tensor:
+        """The parameter behind the owner's weight `name`."""
+        for spec in owner._weight_specs:
             if spec.name == name:
-                return self._stored(spec)
-        raise self._error(f"has no weight {name!r}")
+                return owner._stored(spec)
+        raise owner._error(f"has no weight {name!r}")
 
-    def ops_kwargs(self, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    def ops_kwargs(self, owner: Layer, dtype: torch.dtype) -> dict[str, torch.Tensor]:
         """The peephole and layer-norm keywords of `lstmkit.ops.lstm`/`gru`, in PyTorch's gate order."""
         kw: dict[str, torch.Tensor] = {}
         if self.peephole:
             for gate, key in (("input", "weight_ci"), ("forget", "weight_cf"), ("output", "weight_co")):
-                kw[key] = self._tensor(f"{gate}_gate_peephole")
+                kw[key] = self.tensor(owner, f"{gate}_gate_peephole")
         if self.layer_norm:
             for part, key in (("input", "ln_ih"), ("recurrent", "ln_hh"), ("cell", "ln_c")):
                 if part == "cell" and self.kind != "lstm":
                     continue
-                gamma, beta = self._tensor(f"{part}_norm_gamma"), self._tensor(f"{part}_norm_beta")
+                gamma, beta = self.tensor(owner, f"{part}_norm_gamma"), self.tensor(owner, f"{part}_norm_beta")
                 if self.kind == "gru":  # Keras' z, r, h to PyTorch's r, z, n
                     gamma, beta = reorder_gru_gates(gamma, 0), reorder_gru_gates(beta, 0)
                 kw[f"{key}_weight"], kw[f"{key}_bias"] = gamma, beta
         return {k: (v if v.dtype == dtype else v.to(dtype)) for k, v in kw.items()}
 
-    def initial_states(self, B: int, like: torch.Tensor) -> list[torch.Tensor]:
+    def initial_states(self, owner: Layer, B: int, like: torch.Tensor) -> list[torch.Tensor]:
         """The learned initial states, (B, U) each, broadcast over the batch."""
         names = ["initial_h", "initial_c"] if self.kind == "lstm" else ["initial_h"]
-        return [self._tensor(n).to(like.dtype)[None].expand(B, -1) for n in names]
+        return [self.tensor(owner, n).to(like.dtype)[None].expand(B, -1) for n in names]
 
 
 def zoneout_kwargs(options: dict[str, Any], x: torch.Tensor, units: int, training: bool,
