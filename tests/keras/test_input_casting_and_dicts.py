@@ -152,6 +152,28 @@ def test_loss_and_metrics_per_output_name(K):
     assert sorted(history.history) == ["accuracy", "loss"]
 
 
+@pytest.mark.parametrize("structure", ["list", "dict"])
+def test_a_model_with_its_one_output_in_a_list_or_dict_trains(K, structure):
+    """outputs=[o] or {"decoder_dense": o}: fit, evaluate and predict as Keras (a dict of outputs takes and
+    gives dicts keyed by its keys, a one-element list gives the bare array)."""
+    xa, xb, y = seq2seq_data(16)
+    bare = seq2seq(K)
+    out = bare.outputs[0]
+    model = K.Model(bare.inputs, [out] if structure == "list" else {"decoder_dense": out})
+    model.compile(optimizer=K.optimizers.SGD(learning_rate=0.1), loss="categorical_crossentropy")
+    bare.compile(optimizer=K.optimizers.SGD(learning_rate=0.1), loss="categorical_crossentropy")
+    targets = [y] if structure == "list" else {"decoder_dense": y}
+    assert model.evaluate([xa, xb], targets, verbose=0) == pytest.approx(bare.evaluate([xa, xb], y, verbose=0),
+                                                                          rel=1e-6)
+    pred = model.predict([xa, xb], verbose=0)
+    if structure == "dict":
+        assert list(pred) == ["decoder_dense"]
+        pred = pred["decoder_dense"]
+    np.testing.assert_array_equal(pred, bare.predict([xa, xb], verbose=0))
+    history = model.fit([xa, xb], y if structure == "list" else targets, batch_size=8, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
 def test_lstmkit_dict_targets_by_output_layer_name():
     """Keras 2 took targets keyed by the output layer's name for any model; Keras 3 only for dict outputs."""
     xa, xb, y = seq2seq_data(16)

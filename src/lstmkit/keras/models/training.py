@@ -322,6 +322,8 @@ class Trainer:
         xs, single = self._inputs_to_tensors(x, what)
         if isinstance(y, dict):
             y = self._targets_from_dict(y, what)
+        if isinstance(y, (list, tuple)) and len(y) == 1 and isinstance(y[0], (np.ndarray, torch.Tensor)):
+            y = y[0]  # [y] for a model's one output, as Keras takes it
         if y is None and need_y:
             raise ValueError(f"{what} needs targets: give y (labels) with x")
         yt = None if y is None else to_tensor(y, "y")
@@ -351,7 +353,7 @@ class Trainer:
 
     def _output_shape_for(self, xs: list[torch.Tensor], single: bool) -> tuple:
         shapes = [(None, *tuple(t.shape[1:])) for t in xs]
-        out = self.compute_output_shape(shapes[0] if single else shapes)
+        out = _the_one(self.compute_output_shape(shapes[0] if single else shapes))
         if not (isinstance(out, tuple) and all(s is None or isinstance(s, int) for s in out)):
             raise ValueError("training needs a model with one output; this one has several")
         return out
@@ -383,7 +385,7 @@ class Trainer:
 
     def _train_step(self, batch: Any) -> None:
         x, y, sw = batch
-        y_pred, mask = self._forward(x, training=True)
+        y_pred, mask = map(_the_one, self._forward(x, training=True))
         loss = self._compute_loss(y, y_pred, sw, mask, training=True)
         for p in self.optimizer.params:
             p.grad = None
@@ -401,7 +403,7 @@ class Trainer:
     @torch.no_grad()
     def _test_step(self, batch: Any) -> None:
         x, y, sw = batch
-        y_pred, mask = self._forward(x, training=False)
+        y_pred, mask = map(_the_one, self._forward(x, training=False))
         loss = self._compute_loss(y, y_pred, sw, mask, training=False)
         self._update_metrics(y, y_pred, sw, mask, loss)
 
@@ -549,6 +551,10 @@ class Trainer:
                            params={"verbose": verbose, "steps": len(data) or None})
         outputs = predict_loop(predict_step=self._predict_step, data=data, callbacks=cbs)
         first = outputs[0]
+        if isinstance(first, dict):  # a dict of outputs: a dict of arrays, as Keras
+            return {k: np.concatenate([o[k] for o in outputs]) for k in first}
+        if isinstance(first, (list, tuple)) and len(first) == 1:  # outputs=[o]: Keras returns the array
+            return np.concatenate([o[0] for o in outputs])
         if isinstance(first, (list, tuple)):
             return [np.concatenate([o[i] for o in outputs]) for i in range(len(first))]
         return np.concatenate(outputs)
@@ -628,6 +634,17 @@ class Trainer:
             return logs
         values = [logs["loss"], *[logs[m.name] for m in self.compiled_metrics_list()]]
         return values[0] if len(values) == 1 else values
+
+
+def _the_one(outputs: Any) -> Any:
+    """A model's one output (or mask, or shape) out of `outputs=[o]` or `outputs={"name": o}`."""
+    if isinstance(outputs, list) and len(outputs) == 1:
+        return outputs[0]
+    if isinstance(outputs, tuple) and len(outputs) == 1 and isinstance(outputs[0], (torch.Tensor, tuple)):
+        return outputs[0]  # outputs=(o,); a shape (None,) of one axis stays as it is
+    if isinstance(outputs, dict) and len(outputs) == 1:
+        return next(iter(outputs.values()))
+    return outputs
 
 
 def _check_generator_args(method: str, data: Any, steps: int | None, steps_name: str, max_queue_size: Any,
