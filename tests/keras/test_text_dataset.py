@@ -214,8 +214,11 @@ def test_fit_evaluate_predict_on_the_datasets(reviews):
                                              verbose=False)
     vectorize = keras.layers.TextVectorization(max_tokens=2000, output_mode="int", output_sequence_length=60)
     vectorize.adapt(train.map(lambda x, y: x))
-    int_train = train.map(lambda x, y: (vectorize(x), y)).cache()
-    int_val = val.map(lambda x, y: (vectorize(x), y))
+    # Deep Learning with Python (2nd ed., ch. 11) writes it so: num_parallel_calls, then cache() for fit
+    int_train = train.map(lambda x, y: (vectorize(x), y), num_parallel_calls=4).cache()
+    int_val = val.map(lambda x, y: (vectorize(x), y), num_parallel_calls=4)
+    inputs, targets = next(iter(int_train))
+    assert tuple(inputs.shape) == (32, 60) and targets.numpy().dtype == np.int32
     model = keras.Sequential([keras.Input(shape=(60,), dtype="int64"), keras.layers.Embedding(2000, 8),
                               keras.layers.LSTM(8), keras.layers.Dense(1, activation="sigmoid")])
     model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])

@@ -111,7 +111,7 @@ def index_directory(directory: str, labels: Any, class_names: list[str] | None =
     paths = [os.path.join(directory, f) for f in relative]
     if shuffle:
         if seed is None:
-            seed = int(np.random.randint(1e6))  # noqa: NPY002 - Keras draws the unset seed from the global generator
+            seed = int(np.random.randint(1_000_000))  # noqa: NPY002 - Keras draws the unset seed from the global generator
         np.random.RandomState(seed).shuffle(paths)
         if labels is not None:
             np.random.RandomState(seed).shuffle(labels)
@@ -143,7 +143,7 @@ def encode_labels(labels: Any, label_mode: str, num_classes: int) -> np.ndarray:
     if label_mode == "binary":
         return ids.astype(np.float32)[:, None]
     if label_mode == "categorical":
-        return (ids[:, None] == np.arange(num_classes)[None, :]).astype(np.float32)  # (N, C)
+        return np.asarray(ids[:, None] == np.arange(num_classes)[None, :], dtype=np.float32)  # (N, C)
     return ids.astype(np.int32)
 
 
@@ -188,7 +188,7 @@ def text_dataset_from_directory(directory: str | os.PathLike, labels: Any = "inf
     if labels is None or label_mode is None:
         labels, label_mode = None, None
     if seed is None:
-        seed = int(np.random.randint(1e6))  # noqa: NPY002 - as Keras
+        seed = int(np.random.randint(1_000_000))  # noqa: NPY002 - as Keras
     paths, labels, class_names = index_directory(os.fspath(directory), labels, class_names, shuffle, seed,
                                                  follow_links, verbose)
     if label_mode == "binary" and len(class_names or []) != 2:
