@@ -11,6 +11,7 @@ from packaging.version import Version
 
 import lstmkit.keras as lk
 from lstmkit.keras import backend as K
+from tests.tolerances import KERAS_TOL
 
 N, T, F, BATCH = 24, 5, 3, 6
 
@@ -302,3 +303,81 @@ def test_model_checkpoint_takes_keras_2s_h5_weight_names_with_a_warning(tmp_path
     assert saved == [str(tmp_path / "best.h5")]
     with pytest.raises(ValueError, match=r"'\.weights\.h5' or '\.weights\.safetensors', got '.*w\.txt'"):
         lk.callbacks.ModelCheckpoint(str(tmp_path / "w.txt"), save_weights_only=True)
+
+
+# ----- a Keras 2 program from the book, with only its imports changed ----------------------------------
+def book_generator(data, lookback, delay, min_index, max_index, shuffle=False, batch_size=128, step=6):
+    """Deep Learning with Python (1st edition, 6.3), as printed: batches of past windows and the target
+    `delay` steps later."""
+    if max_index is None:
+        max_index = len(data) - delay - 1
+    i = min_index + lookback
+    while 1:
+        if shuffle:
+            rows = np.random.randint(min_index + lookback, max_index, size=batch_size)
+        else:
+            if i + batch_size >= max_index:
+                i = min_index + lookback
+            rows = np.arange(i, min(i + batch_size, max_index))
+            i += len(rows)
+        samples = np.zeros((len(rows), lookback // step, data.shape[-1]))
+        targets = np.zeros((len(rows),))
+        for j, row in enumerate(rows):  # noqa: B007 - the book's loop, as printed
+            indices = range(rows[j] - lookback, rows[j], step)
+            samples[j] = data[indices]
+            targets[j] = data[rows[j] + delay][1]
+        yield samples, targets
+
+
+def temperatures():
+    """Melbourne's daily minimum temperatures (real data), normalised, with the day of the year beside."""
+    import csv
+    import os
+
+    with open(os.path.join(os.environ["LSTMKIT_DATA_DIR"], "daily-min-temperatures.csv")) as f:
+        rows = list(csv.reader(f))[1:]
+    temp = np.array([float(r[1]) for r in rows])
+    day = np.arange(len(temp)) % 365 / 365.0
+    data = np.stack([day, temp], axis=1)
+    return (data - data[:2000].mean(axis=0)) / data[:2000].std(axis=0)
+
+
+def run_book_program(lib, initial_weights=None):
+    from_keras_2 = lib is lk  # Keras 3 has no fit_generator: its program is written with fit
+    float_data = temperatures()
+    lookback, step, delay, batch_size = 30, 3, 1, 32
+    train_gen = book_generator(float_data, lookback, delay, 0, 2000, batch_size=batch_size, step=step)
+    val_gen = book_generator(float_data, lookback, delay, 2001, 2500, step=step, batch_size=batch_size)
+    fresh_val_gen = book_generator(float_data, lookback, delay, 2001, 2500, step=step, batch_size=batch_size)
+    model = lib.Sequential()
+    model.add(lib.Input((None, float_data.shape[-1])))
+    model.add(lib.layers.GRU(8))
+    model.add(lib.layers.Dense(1))
+    if initial_weights is not None:
+        model.set_weights(initial_weights)
+    initial_weights = model.get_weights()
+    if from_keras_2:
+        with pytest.warns(DeprecationWarning):
+            model.compile(optimizer=lib.optimizers.RMSprop(lr=0.001), loss="mae")
+        with pytest.warns(DeprecationWarning, match="fit_generator"):
+            history = model.fit_generator(train_gen, steps_per_epoch=6, epochs=2, validation_data=val_gen,
+                                          validation_steps=3, verbose=0)
+    else:
+        model.compile(optimizer=lib.optimizers.RMSprop(learning_rate=0.001), loss="mae")
+        history = model.fit(train_gen, steps_per_epoch=6, epochs=2, validation_data=val_gen, validation_steps=3,
+                            verbose=0, shuffle=False)
+    return initial_weights, history.history, model, fresh_val_gen
+
+
+def test_the_books_fit_generator_program_trains_as_keras_3s_fit():
+    """The same weights to start: the Keras 2 program on lstmkit gives Keras 3's training losses and first
+    validation loss. Each later validation takes the next `validation_steps` batches of the generator, as
+    Keras 2 documents (Keras 3.15.1 draws one new batch per later epoch, so its later val_loss differs)."""
+    initial, theirs, _, _ = run_book_program(keras)
+    _, ours, model, val_gen = run_book_program(lk, initial_weights=initial)
+    assert sorted(ours) == ["loss", "val_loss"] and len(ours["loss"]) == 2
+    torch.testing.assert_close(torch.tensor(ours["loss"]), torch.tensor(theirs["loss"]), **KERAS_TOL)
+    torch.testing.assert_close(torch.tensor(ours["val_loss"][0]), torch.tensor(theirs["val_loss"][0]), **KERAS_TOL)
+    for _ in range(3):  # the batches of the first validation
+        next(val_gen)
+    assert ours["val_loss"][1] == pytest.approx(model.evaluate(val_gen, steps=3, verbose=0), rel=1e-6)
