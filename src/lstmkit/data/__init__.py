@@ -7,6 +7,7 @@
     series    airline passengers, Melbourne minimum temperatures, sunspots; the `Table` type
     windows   forecasting windows, chronological splits, train-only normalisation
     sequence  Keras' `pad_sequences`, `to_categorical`, `timeseries_dataset_from_array`
+    dataset   `Dataset`: tf.data's map/batch/unbatch/take/skip/shuffle/cache/prefetch on NumPy
     cache     `locate` / `fetch` / `verify`: `$LSTMKIT_DATA_DIR`, then `$LSTMKIT_CACHE_DIR`
               (default ~/.cache/lstmkit), then the upstream address, checked against pinned sha256
 """
@@ -18,13 +19,14 @@ from lstmkit._lazy import lazy_getattr
 # name -> the submodule that defines it. Loaded on first use: `lstmkit run EXPERIMENT --help` reads
 # `memory_names` from here, and importing every data set's module first (numpy, the download
 # helper) took 150 of the 175 ms the help needed.
-_SUBMODULES = ("cache", "commands", "convert", "download", "errors", "imdb", "memory", "memory_names", "npz",
+_SUBMODULES = ("cache", "commands", "convert", "dataset", "download", "errors", "imdb", "memory", "memory_names", "npz",
                "registry", "sequence", "series", "text", "ud", "weather", "windows")
 _FROM = {
     **dict.fromkeys(["Verified", "cache_dir", "data_dir", "fetch", "find", "list_datasets", "locate", "search_dirs",
                      "verify"], "cache"),
     **dict.fromkeys(["cli_fetch", "cli_list", "cli_verify"], "commands"),
     "DataError": "errors",
+    "Dataset": "dataset",
     **dict.fromkeys(["REGISTRY", "DataFile", "FileVariant"], "registry"),
     **dict.fromkeys(["TimeseriesDataset", "pad_sequences", "timeseries_dataset_from_array", "to_categorical"],
                     "sequence"),
@@ -44,7 +46,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "REGISTRY", "DataError", "DataFile", "FileVariant", "ForecastData", "Normalizer", "SplitRanges", "Table",
+    "REGISTRY", "DataError", "DataFile", "Dataset", "FileVariant", "ForecastData", "Normalizer", "SplitRanges", "Table",
     "TimeseriesDataset", "Verified", "Vocabulary", "Windows", "cache_dir", "chronological_split", "cli_fetch",
     "cli_list", "cli_verify", "data_dir", "fetch", "find", "forecast_windows", "imdb", "list_datasets",
     "load_airline_passengers", "load_beijing", "load_daily_min_temperatures", "load_jena", "load_sunspots", "locate",
