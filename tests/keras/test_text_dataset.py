@@ -197,6 +197,13 @@ def test_a_lone_subset_without_shuffle_is_the_end_of_the_sorted_files(reviews):
     assert texts == [files[p][0] for p in paths[-44:]] and labels == [1] * 44  # the last pos files
 
 
+def test_labels_that_are_not_integers_are_refused(reviews):
+    root, files = reviews
+    labels = [0] * len(files) + ["pos"]  # one per file, the dot-folder's included
+    with pytest.raises(ValueError, match=r"`labels` must be integers, one per file; got str 'pos' among them"):
+        text_dataset_from_directory(root, labels=labels, verbose=False)
+
+
 def test_a_missing_folder_and_an_empty_one_are_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"the directory '.*nowhere' does not exist"):
         text_dataset_from_directory(tmp_path / "nowhere")

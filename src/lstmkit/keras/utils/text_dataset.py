@@ -103,6 +103,9 @@ def index_directory(directory: str, labels: Any, class_names: list[str] | None =
             raise ValueError("Expected the lengths of `labels` to match the number of files in the target directory. "
                              f"len(labels) is {len(labels)} while we found {len(relative)} files in directory "
                              f"{directory}.")
+        bad = next((v for v in labels if isinstance(v, bool) or not isinstance(v, (int, np.integer))), None)
+        if bad is not None:
+            raise ValueError(f"`labels` must be integers, one per file; got {type(bad).__name__} {bad!r} among them")
         names = [str(label) for label in sorted(set(labels))]
         labels = list(labels)
     if verbose:
