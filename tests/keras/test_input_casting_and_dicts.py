@@ -124,6 +124,24 @@ def test_fit_on_dict_inputs_equals_fit_on_the_list(K):
         np.testing.assert_allclose(wa, wb, rtol=1e-6, atol=1e-7)
 
 
+def test_a_generator_of_dict_inputs_trains_as_the_arrays(K):
+    xa, xb, y = seq2seq_data(24)
+    a, b = seq2seq(K), seq2seq(K)
+    b.set_weights(a.get_weights())
+    for m in (a, b):
+        m.compile(optimizer=K.optimizers.SGD(learning_rate=0.1), loss="categorical_crossentropy")
+
+    def batches():
+        while True:
+            for i in range(0, 24, 8):
+                yield {"decoder_inputs": xb[i:i + 8], "encoder_inputs": xa[i:i + 8]}, y[i:i + 8]
+
+    a.fit([xa, xb], y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    b.fit(batches(), steps_per_epoch=3, epochs=2, shuffle=False, verbose=0)
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_allclose(wa, wb, rtol=1e-6, atol=1e-7)
+
+
 def test_a_missing_input_name_is_an_error_naming_the_expected_keys(K):
     xa, _, y = seq2seq_data(8)
     model = seq2seq(K)

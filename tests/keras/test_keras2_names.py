@@ -381,3 +381,22 @@ def test_the_books_fit_generator_program_trains_as_keras_3s_fit():
     for _ in range(3):  # the batches of the first validation
         next(val_gen)
     assert ours["val_loss"][1] == pytest.approx(model.evaluate(val_gen, steps=3, verbose=0), rel=1e-6)
+
+
+def test_predict_classes_and_predict_proba_are_keras_2s():
+    x, _ = data()
+    binary = pair()[0]
+    with pytest.warns(DeprecationWarning, match=r'\(model\.predict\(x\) > 0\.5\)\.astype\("int32"\)'):
+        classes = binary.predict_classes(x)
+    proba = binary.predict(x, verbose=0)
+    np.testing.assert_array_equal(classes, (proba > 0.5).astype("int32"))
+    assert classes.dtype == np.int32
+    several = lk.Sequential([lk.Input((T, F)), lk.layers.LSTM(4), lk.layers.Dense(3, activation="softmax")])
+    with pytest.warns(DeprecationWarning, match=r"np\.argmax\(model\.predict\(x\), axis=-1\)"):
+        np.testing.assert_array_equal(several.predict_classes(x), several.predict(x, verbose=0).argmax(-1))
+    with pytest.warns(DeprecationWarning, match="predict_proba"):
+        np.testing.assert_array_equal(binary.predict_proba(x), proba)
+    linear = lk.Sequential([lk.Input((T, F)), lk.layers.LSTM(4), lk.layers.Dense(1)])
+    linear.set_weights([w * 50 for w in linear.get_weights()])
+    with pytest.warns(DeprecationWarning), pytest.warns(UserWarning, match=r"outside \[0, 1\]"):
+        linear.predict_proba(x)

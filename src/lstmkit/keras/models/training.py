@@ -13,10 +13,11 @@ generator of batches with `steps_per_epoch` works in `fit`, with `class_weight` 
 `None` size of the output (a model on sequences of any length) take the labels' size.
 
 Keras 2's `fit_generator`, `evaluate_generator` and `predict_generator` run `fit`, `evaluate` and `predict`
-with a DeprecationWarning; their `max_queue_size`, `workers` and `use_multiprocessing` are accepted and have
-no effect (the batches are drawn in this process, one at a time). A Keras 2 `Sequence` (an object with
-`__len__` and `__getitem__`) is read batch by batch, in a shuffled order when `shuffle=True`, and its
-`on_epoch_end()` is called after each pass.
+(and `predict_classes`, `predict_proba` work as Keras 2's Sequential's) with a DeprecationWarning; the
+generator methods' `max_queue_size`, `workers` and `use_multiprocessing` are accepted and have no effect (the
+batches are drawn in this process, one at a time). A Keras 2 `Sequence` (an object with `__len__` and
+`__getitem__`) is read batch by batch, in a shuffled order when `shuffle=True`, and its `on_epoch_end()` is
+called after each pass.
 """
 
 from __future__ import annotations
@@ -592,6 +593,24 @@ class Trainer:
         _legacy("Model.predict_generator", "model.predict(generator, steps=...)")
         _check_generator_args("predict_generator", generator, steps, "steps", max_queue_size, workers)
         return self.predict(generator, steps=steps, callbacks=callbacks, verbose=verbose)
+
+    def predict_classes(self, x: Any, batch_size: int = 32, verbose: Any = 0) -> np.ndarray:
+        """Keras 2's Sequential.predict_classes: the argmax of several outputs, or outputs > 0.5 for one."""
+        _legacy("Model.predict_classes", 'np.argmax(model.predict(x), axis=-1) for several classes, or '
+                                         '(model.predict(x) > 0.5).astype("int32") for one sigmoid output')
+        proba = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if proba.shape[-1] > 1:
+            return proba.argmax(axis=-1)
+        return (proba > 0.5).astype("int32")
+
+    def predict_proba(self, x: Any, batch_size: int = 32, verbose: Any = 0) -> np.ndarray:
+        """Keras 2's Sequential.predict_proba: predict, with a warning when the outputs are not in [0, 1]."""
+        _legacy("Model.predict_proba", "model.predict(x)")
+        preds = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if preds.min() < 0.0 or preds.max() > 1.0:
+            warnings.warn("predict_proba: the model returns values outside [0, 1], not probabilities (is its last "
+                          "activation a sigmoid or a softmax?)", UserWarning, stacklevel=2)
+        return preds
 
     def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, class_weight: Any = None,
                        return_dict: bool = False) -> Any:
