@@ -124,6 +124,25 @@ def test_same_seed_same_batches_on_every_run(reviews):
     assert run() == run()
 
 
+def test_same_seed_same_order_in_another_process(reviews):
+    import hashlib
+    import subprocess
+    import sys
+
+    root, _ = reviews
+    code = ("import hashlib, sys\n"
+            "from lstmkit.keras.utils import text_dataset_from_directory as f\n"
+            "train, val = f(sys.argv[1], validation_split=0.2, subset='both', seed=11, verbose=False)\n"
+            "for ds in (train, train, val):\n"
+            "    print(hashlib.sha256('|'.join(t for x, _ in ds for t in x.tolist()).encode()).hexdigest())\n")
+    out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONHASHSEED": "random"}).stdout.split()
+    train, val = text_dataset_from_directory(root, validation_split=0.2, subset="both", seed=11, verbose=False)
+    here = [hashlib.sha256("|".join(t for x, _ in ds for t in x.tolist()).encode()).hexdigest()
+            for ds in (train, train, val)]
+    assert out == here and here[0] != here[1]  # two training passes, two orders, the same in both processes
+
+
 def test_max_length_batch_size_none_and_no_labels(reviews):
     root, files = reviews
     cut = text_dataset_from_directory(root, max_length=40, shuffle=False, verbose=False)
