@@ -400,3 +400,55 @@ def test_predict_classes_and_predict_proba_are_keras_2s():
     linear.set_weights([w * 50 for w in linear.get_weights()])
     with pytest.warns(DeprecationWarning), pytest.warns(UserWarning, match=r"outside \[0, 1\]"):
         linear.predict_proba(x)
+
+
+def text_generation_program(lib, text, initial_weights=None):
+    """Deep Learning with Python (1st edition, 8.1), small: one-hot np.bool_ windows of characters, an LSTM,
+    RMSprop(lr=0.01) on Keras 2 (learning_rate= on Keras 3), then sampling with a temperature."""
+    maxlen, step = 20, 3
+    sentences, next_chars = [], []
+    for i in range(0, len(text) - maxlen, step):
+        sentences.append(text[i: i + maxlen])
+        next_chars.append(text[i + maxlen])
+    chars = sorted(list(set(text)))
+    char_indices = dict((char, chars.index(char)) for char in chars)
+    x = np.zeros((len(sentences), maxlen, len(chars)), dtype=np.bool_)
+    y = np.zeros((len(sentences), len(chars)), dtype=np.bool_)
+    for i, sentence in enumerate(sentences):
+        for t, char in enumerate(sentence):
+            x[i, t, char_indices[char]] = 1
+        y[i, char_indices[next_chars[i]]] = 1
+    model = lib.models.Sequential()
+    model.add(lib.Input((maxlen, len(chars))))
+    model.add(lib.layers.LSTM(16))
+    model.add(lib.layers.Dense(len(chars), activation="softmax"))
+    if initial_weights is not None:
+        model.set_weights(initial_weights)
+    initial_weights = model.get_weights()
+    if lib is lk:
+        with pytest.warns(DeprecationWarning, match="lr="):
+            optimizer = lib.optimizers.RMSprop(lr=0.01)
+    else:
+        optimizer = lib.optimizers.RMSprop(learning_rate=0.01)
+    model.compile(loss="categorical_crossentropy", optimizer=optimizer)
+    history = model.fit(x, y, batch_size=128, epochs=2, shuffle=False, verbose=0)
+    seed = text[:maxlen]
+    x_pred = np.zeros((1, maxlen, len(chars)))
+    for t, char in enumerate(seed):
+        x_pred[0, t, char_indices[char]] = 1.0
+    preds = model.predict(x_pred, verbose=0)[0]
+    return initial_weights, history.history["loss"], preds
+
+
+def test_the_books_text_generation_program_on_bool_data_gives_keras_losses():
+    import gzip
+    import os
+
+    with gzip.open(os.path.join(os.environ["LSTMKIT_DATA_DIR"], "imdb_reviews.csv.gz"), "rt",
+                   encoding="utf-8") as f:
+        text = f.read(3000).lower()  # real text: the header and the first reviews
+    initial, theirs, their_preds = text_generation_program(keras, text)
+    _, ours, our_preds = text_generation_program(lk, text, initial_weights=initial)
+    torch.testing.assert_close(torch.tensor(ours), torch.tensor(theirs), **KERAS_TOL)
+    np.testing.assert_allclose(our_preds, their_preds, **KERAS_TOL)
+    assert our_preds.sum() == pytest.approx(1.0, rel=1e-5)
