@@ -199,3 +199,16 @@ def test_the_exported_graph_matches_keras_itself(tmp_path, rng, name, pad):
             x = ids(rng, B, T, pad)
             want = np.asarray(theirs(x).detach().cpu())
             assert_all_close(run(sess, {"inputs": x}), [want], f"B={B} T={T}")
+
+
+def test_static_axes_and_an_input_signature(tmp_path, rng):
+    from lstmkit.export.keras_model import export_model
+
+    model = keras.Sequential([keras.Input((None,)), layers.Embedding(VOCAB, 4), layers.LSTM(3, return_sequences=True)])
+    signature = np.zeros((2, 6), dtype=np.int32)
+    export_model(model, tmp_path / "m.onnx", input_signature=signature, dynamic_batch=False, dynamic_time=False)
+    graph = onnx.load(tmp_path / "m.onnx").graph
+    assert [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim] == [2, 6]
+    assert graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT32
+    x = ids(rng, 2, 6, None).astype(np.int32)
+    assert_all_close(run(session(tmp_path / "m.onnx"), {"inputs": x}), eager(model, x.astype(np.int64)), "static")

@@ -62,12 +62,15 @@ class Graph:
     def ints(self, values: list[int], hint: str) -> str:
         return self.const(np.asarray(values, dtype=np.int64), hint, np.int64)
 
-    def op(self, op_type: str, inputs: list[str], hint: str, outputs: int = 1, **attrs: Any) -> Any:
-        """Add a node; returns its output name, or a list of `outputs` names. "" in `inputs` is an
-        omitted optional input."""
+    def op(self, op_type: str, inputs: list[str], hint: str, **attrs: Any) -> str:
+        """Add a node with one output; returns its name. "" in `inputs` is an omitted optional input."""
+        return self.multi(op_type, inputs, hint, 1, **attrs)[0]
+
+    def multi(self, op_type: str, inputs: list[str], hint: str, outputs: int, **attrs: Any) -> list[str]:
+        """Add a node with `outputs` outputs; returns their names."""
         names = [self.fresh(f"{hint}_{op_type}") for _ in range(outputs)]
         self.nodes.append(self.onnx.helper.make_node(op_type, inputs, names, name=self.fresh(hint), **attrs))
-        return names[0] if outputs == 1 else names
+        return names
 
     def reduce(self, op_type: str, x: str, axes: list[int], hint: str, keepdims: int) -> str:
         """ReduceMin/Max/Sum over `axes`: axes an input from opset 18 (ReduceSum 13), an attribute before."""

@@ -42,7 +42,7 @@ def _describe(layer: Any) -> str:
     return f"layer '{layer.name}' ({type(layer).__name__})"
 
 
-def _chain(model: Any) -> tuple[list[Any], Any, str]:
+def _chain(model: Any) -> tuple[list[Any], Any, str | None]:
     """The model's layers in order, its input's batch shape and its dtype name. (Told apart by what they
     hold, not by class: lstmkit.keras.models imports this module, so this one does not import it.)"""
     if hasattr(model, "_stack"):  # Sequential
@@ -173,7 +173,7 @@ class _Builder:
             raise ExportError(f"{where}: go_backwards=True with return_sequences=True returns the sequence in "
                               "processing order, which is not exported; use Bidirectional or return_sequences=False")
         cell = cells[0]
-        dirs = tuple(DirectionWeights(*(_np(w) for w in c.torch_weights())) for c in cells)
+        dirs = tuple(DirectionWeights.of(*c.torch_weights()) for c in cells)
         rec = Recurrence(cell.kind, cell.units, dirs, first.go_backwards if len(dirs) == 1 else False,
                          cell.activation_arg, getattr(cell, "recurrent_activation_arg", "sigmoid"),
                          bool(getattr(cell, "reset_after", True)), where)
@@ -210,8 +210,9 @@ class _Builder:
         """The node on a masked input: (Y (T, D, B, U), Y_h (D, B, U)) as Keras computes them."""
         g = self.g
         i64 = elem_type(g.onnx, np.int64)
-        assert self.mask is not None
-        mask_i = g.op("Cast", [self.mask], hint, to=i64)  # (B, T)
+        mask = self.mask
+        assert mask is not None
+        mask_i = g.op("Cast", [mask], hint, to=i64)  # (B, T)
         lengths = g.reduce("ReduceSum", mask_i, [1], hint, keepdims=0)  # (B,)
         T = g.op("Gather", [g.op("Shape", [x_tb], hint), g.ints([0], "axis")], hint, axis=0)  # (1,)
         B = g.op("Gather", [g.op("Shape", [x_tb], hint), g.ints([1], "axis")], hint, axis=0)  # (1,)
@@ -223,7 +224,7 @@ class _Builder:
         left = g.op("GreaterOrEqual", [steps, g.op("Sub", [T, len_col], hint)], hint)  # (B, T) of left padding
 
         def rows(pattern: str) -> str:  # (B,) 1 where the row's mask is this pattern
-            same = g.op("Cast", [g.op("Equal", [self.mask, pattern], hint)], hint, to=i64)
+            same = g.op("Cast", [g.op("Equal", [mask, pattern], hint)], hint, to=i64)
             return g.reduce("ReduceMin", same, [1], hint, keepdims=0)
 
         is_right, is_left = rows(right), rows(left)
@@ -291,6 +292,7 @@ def export_model(model: Any, filepath: str | os.PathLike, *, input_signature: An
         shape = tuple(getattr(spec, "shape", shape))
         dtype = str(getattr(spec, "dtype", dtype)).replace("torch.", "")
     takes_ids = isinstance(layers[0], Embedding)
+    np_dtype: Any
     if takes_ids:
         np_dtype = np.int32 if dtype == "int32" else np.int64
     else:
@@ -328,7 +330,7 @@ def export_model(model: Any, filepath: str | os.PathLike, *, input_signature: An
         else:
             raise ExportError(f"{_describe(layer)} has no exact ONNX export here (exported: Embedding first, "
                               "Masking, Dropout, Dense, Activation, SimpleRNN, LSTM, GRU, Bidirectional)")
-    out_shape = [dims[0], *(["time"] if b.rank == 3 and dynamic_time else [])]
-    g.add_output(b.x, "output", elem_type(g.onnx, np.float32), [*out_shape, None] if b.rank == 3 else [dims[0], None])
+    out_shape: list[int | str | None] = [dims[0], dims[1], None] if b.rank == 3 else [dims[0], None]
+    g.add_output(b.x, "output", elem_type(g.onnx, np.float32), out_shape)
     onnx_model = g.model(model.name, f"lstmkit.keras model '{model.name}' exported by lstmkit.export")
     return write_whole(onnx_model.SerializeToString(), filepath)

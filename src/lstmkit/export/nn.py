@@ -27,10 +27,6 @@ from lstmkit.export.recurrence import DirectionWeights, Kind, Recurrence, emit, 
 _KINDS: dict[str, Kind] = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "simple_rnn", "RNN_RELU": "simple_rnn"}
 
 
-def _array(t: torch.Tensor | None) -> np.ndarray | None:
-    return None if t is None else t.detach().cpu().numpy().astype(np.float32)
-
-
 def _split_example(example_inputs: Any) -> tuple[Any, Any, dict[str, Any]]:
     """(input, hx, keywords) from a tensor, a PackedSequence, or a tuple (input[, hx][, {keywords}])."""
     if isinstance(example_inputs, (torch.Tensor, PackedSequence)):
@@ -89,6 +85,7 @@ def onnx(
     `lstmkit.export.ExportError` naming the reason.
     """
     kind, where = _check_module(module)
+    rnn: Any = module  # an RNNBase: its sizes are ints (torch types them as Module attributes)
     opset = check_opset(opset)
     x, hx, keywords = _split_example(example_inputs)
     if "mask" in keywords:
@@ -101,7 +98,7 @@ def onnx(
     if isinstance(x, PackedSequence):
         if has_lengths:
             raise ExportError(f"{where}: a PackedSequence carries its own lengths; do not pass lengths= too")
-        x, _ = pad_packed_sequence(x, batch_first=module.batch_first)
+        x, _ = pad_packed_sequence(x, batch_first=rnn.batch_first)
         has_lengths = True
     if not isinstance(x, torch.Tensor) or x.dim() != 3:
         got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
@@ -109,20 +106,20 @@ def onnx(
                           f"batch_first), got {got}")
     if x.dtype != torch.float32:
         raise ExportError(f"{where}: the example input has dtype {x.dtype}; ONNX export takes float32")
-    if x.shape[-1] != module.input_size:
+    if x.shape[-1] != rnn.input_size:
         raise ExportError(f"{where}: the example input has {x.shape[-1]} features, the module takes "
-                          f"{module.input_size}")
+                          f"{rnn.input_size}")
 
-    L, H = module.num_layers, module.hidden_size
-    D = 2 if module.bidirectional else 1
-    b_axis, t_axis = (0, 1) if module.batch_first else (1, 0)
+    L, H = rnn.num_layers, rnn.hidden_size
+    D = 2 if rnn.bidirectional else 1
+    b_axis, t_axis = (0, 1) if rnn.batch_first else (1, 0)
     B_dim: int | str = "batch" if dynamic_batch else int(x.shape[b_axis])
     T_dim: int | str = "time" if dynamic_time else int(x.shape[t_axis])
-    io_shape = [B_dim, T_dim] if module.batch_first else [T_dim, B_dim]
+    io_shape = [B_dim, T_dim] if rnn.batch_first else [T_dim, B_dim]
 
     g = Graph(opset)
     f32 = elem_type(g.onnx, np.float32)
-    xin = g.add_input("input", f32, [*io_shape, module.input_size])
+    xin = g.add_input("input", f32, [*io_shape, rnn.input_size])
     seq = ""
     if has_lengths:
         lengths = g.add_input("lengths", elem_type(g.onnx, np.int64), [B_dim])
@@ -136,22 +133,22 @@ def onnx(
             c0_all = g.add_input("c0", f32, [L * D, B_dim, H])
         else:
             if not isinstance(hx, torch.Tensor):
-                raise ExportError(f"{where}: the example hx of a {module.mode} must be a tensor")
+                raise ExportError(f"{where}: the example hx of a {rnn.mode} must be a tensor")
             h0_all = g.add_input("h0", f32, [L * D, B_dim, H])
 
-    layer_in = xin if not module.batch_first else g.op("Transpose", [xin], "time_major", perm=[1, 0, 2])  # (T, B, I)
+    layer_in = xin if not rnn.batch_first else g.op("Transpose", [xin], "time_major", perm=[1, 0, 2])  # (T, B, I)
     h_n, c_n = [], []
     for layer in range(L):
         dirs = []
         for d in range(D):
             sfx = f"_l{layer}" + ("_reverse" if d else "")
-            dirs.append(DirectionWeights(*(_array(getattr(module, n + sfx, None))
-                                           for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))))
+            dirs.append(DirectionWeights.of(*(getattr(rnn, n + sfx, None)
+                                              for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))))
         if kind == "simple_rnn":  # torch's nonlinearity; lstmkit's RNN has no other activation
-            act, rec_act = ("relu" if module.mode == "RNN_RELU" else "tanh"), "sigmoid"
+            act, rec_act = ("relu" if rnn.mode == "RNN_RELU" else "tanh"), "sigmoid"
         else:  # torch.nn's modules have no activation attributes: theirs are the defaults
-            act, rec_act = getattr(module, "activation", "tanh"), getattr(module, "recurrent_activation", "sigmoid")
-        rec = Recurrence(kind, H, tuple(dirs), False, act, rec_act, bool(getattr(module, "reset_after", True)),
+            act, rec_act = getattr(rnn, "activation", "tanh"), getattr(rnn, "recurrent_activation", "sigmoid")
+        rec = Recurrence(kind, H, tuple(dirs), False, act, rec_act, bool(getattr(rnn, "reset_after", True)),
                          f"{where} layer {layer}")
         h0 = c0 = ""
         if h0_all:
@@ -163,11 +160,11 @@ def onnx(
         h_n.append(y_h)
         if y_c is not None:
             c_n.append(y_c)
-    out = layer_in if not module.batch_first else g.op("Transpose", [layer_in], "batch_major", perm=[1, 0, 2])
+    out = layer_in if not rnn.batch_first else g.op("Transpose", [layer_in], "batch_major", perm=[1, 0, 2])
     g.add_output(out, "output", f32, [*io_shape, D * H])
     state_shape: list[int | str | None] = [L * D, B_dim, H]
     g.add_output(h_n[0] if L == 1 else g.op("Concat", h_n, "h_n", axis=0), "h_n", f32, state_shape)
     if c_n:
         g.add_output(c_n[0] if L == 1 else g.op("Concat", c_n, "c_n", axis=0), "c_n", f32, state_shape)
-    model = g.model(type(module).__name__, f"{module!r} exported by lstmkit.export.onnx")
+    model = g.model(type(rnn).__name__, f"{rnn!r} exported by lstmkit.export.onnx")
     return write_whole(model.SerializeToString(), path)

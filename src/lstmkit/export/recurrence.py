@@ -52,6 +52,15 @@ class DirectionWeights:
     bias_ih: np.ndarray | None
     bias_hh: np.ndarray | None
 
+    @classmethod
+    def of(cls, weight_ih: Any, weight_hh: Any, bias_ih: Any, bias_hh: Any) -> DirectionWeights:
+        """From torch tensors (or None for an absent bias), as float32 arrays."""
+        def arr(t: Any) -> np.ndarray:
+            return np.asarray(t.detach().cpu().numpy(), dtype=np.float32)
+
+        return cls(arr(weight_ih), arr(weight_hh), None if bias_ih is None else arr(bias_ih),
+                   None if bias_hh is None else arr(bias_hh))
+
 
 @dataclass(frozen=True)
 class Recurrence:
@@ -121,7 +130,7 @@ def emit(g: Graph, rec: Recurrence, x: str, *, sequence_lens: str = "", h0: str 
         attrs["activation_beta"] = betas * D
     if kind == "gru":
         attrs["linear_before_reset"] = 1 if rec.reset_after else 0
-    outs = g.op(OP[kind], inputs, hint, outputs=3 if kind == "lstm" else 2, **attrs)
+    outs = g.multi(OP[kind], inputs, hint, 3 if kind == "lstm" else 2, **attrs)
     return outs[0], outs[1], outs[2] if kind == "lstm" else None
 
 
