@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 import lstmkit.nn as lnn
+from lstmkit import ops
 from lstmkit.ops.variants import zoneout_mask
 from tests.ops.test_variants import pad_mask, paper_gru, paper_lstm
 from tests.tolerances import assert_close
@@ -48,12 +49,15 @@ def module_loop(m, x, mask=None, masks=None, hx=None, drop_seed=None):
                 h0 = x.new_zeros(B, m.proj_size or m.hidden_size)
                 c0 = x.new_zeros(B, m.hidden_size)
             zh = masks[k][0] if masks else (m.zoneout_h or None)
+            rec = m.recurrent_dropout if m.training else 0.0  # drawn from torch's generator, per layer and direction
+            rec_drop = ops.dropout_mask(B, m.proj_size or m.hidden_size, rec, like=x) if rec else None
             if is_lstm:
                 zc = masks[k][1] if masks else (m.zoneout_c or None)
-                out, h, c = paper_lstm(layer_input, p, h0=h0, c0=c0, mask=mask, reverse=bool(d), zh=zh, zc=zc)
+                out, h, c = paper_lstm(layer_input, p, h0=h0, c0=c0, mask=mask, reverse=bool(d), zh=zh, zc=zc,
+                                       rec_drop=rec_drop)
                 cs.append(c)
             else:
-                out, h = paper_gru(layer_input, p, h0=h0, mask=mask, reverse=bool(d), zh=zh)
+                out, h = paper_gru(layer_input, p, h0=h0, mask=mask, reverse=bool(d), zh=zh, rec_drop=rec_drop)
             outs.append(out)
             hs.append(h)
         layer_input = torch.cat(outs, 2)
@@ -136,18 +140,16 @@ def test_eval_equals_the_papers_loop_two_layers_both_directions(kind, side):
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-def test_training_zoneout_uses_the_generators_masks(kind):
+def test_training_zoneout_masks_recurrent_dropout_and_dropout_as_the_loop(kind):
     B, T, I, H = 3, 6, 2, 4
-    if kind == "lstm":
-        m = lnn.LSTM(I, H, num_layers=2, bidirectional=True, batch_first=True, dropout=0.3, dtype=F64, **ALL_LSTM)
-    else:
-        m = lnn.GRU(I, H, num_layers=2, bidirectional=True, batch_first=True, dropout=0.3, dtype=F64, **ALL_GRU)
+    common = dict(num_layers=2, bidirectional=True, batch_first=True, dropout=0.3, recurrent_dropout=0.25, dtype=F64)
+    m = lnn.LSTM(I, H, **common, **ALL_LSTM) if kind == "lstm" else lnn.GRU(I, H, **common, **ALL_GRU)
     randomise(m).train()
     x = torch.randn(B, T, I, dtype=F64)
     lengths = torch.tensor([6, 3, 1])
     mask = torch.arange(T)[None] < lengths[:, None]
     m.zoneout_generator = torch.Generator().manual_seed(11)
-    torch.manual_seed(5)  # the dropout between layers
+    torch.manual_seed(5)  # recurrent dropout and the dropout between layers
     out, state = m(x, lengths=lengths)
     torch.manual_seed(5)
     want_out, want_h, want_c = module_loop(m, x, mask=mask, masks=draw_masks(m, B, T, 11))
@@ -238,3 +240,17 @@ def test_bad_options_are_refused(make, message):
 def test_repr_names_the_options():
     assert repr(lnn.LSTM(3, 4, peephole=True, zoneout_c=0.25)) == "LSTM(3, 4, peephole=True, zoneout_c=0.25)"
     assert repr(lnn.GRU(3, 4)) == "GRU(3, 4)"
+
+
+def test_packed_input_and_dtype_moves_carry_the_variants():
+    m = randomise(lnn.LSTM(3, 4, bidirectional=True, batch_first=True, **ALL_LSTM)).double().eval()
+    assert m.weight_ci_l0.dtype == F64 and m.h0_l0_reverse.dtype == F64
+    x = torch.randn(3, 5, 3, dtype=F64)
+    lengths = torch.tensor([5, 2, 4])
+    packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    out_p, (h_p, c_p) = m(packed)
+    out, (h, c) = m(x, lengths=lengths)
+    padded, _ = nn.utils.rnn.pad_packed_sequence(out_p, batch_first=True, total_length=5)
+    assert_close(padded, out)
+    assert_close(h_p, h)
+    assert_close(c_p, c)

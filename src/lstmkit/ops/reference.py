@@ -14,6 +14,9 @@ Every backend takes exactly these arguments, already validated by `lstmkit.ops.d
   recurrent_dropout_mask  (B, H) or None: multiplies h_prev in the recurrent matmul at every step
   zero_output_for_mask    at a masked step output zeros instead of the carried-forward output
 
+`lstm` and `gru` also take the variants (peephole, layer norm, zoneout; equations in their docstrings,
+helpers in `lstmkit.ops.variants`), keyword arguments that default to None; only this backend runs them.
+
 The reference alone also takes `trace`: a dict that, when given, receives every step's gate
 activations and states as (B, T, size) tensors aligned with the input positions (`lstmkit.insight`).
 
