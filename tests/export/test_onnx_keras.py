@@ -144,6 +144,7 @@ def seq(*stack):
     (lambda: seq(layers.SimpleRNN(4, go_backwards=True, return_sequences=True)), r"go_backwards=True with "),
     (lambda: seq(layers.RNN(layers.StackedRNNCells([layers.LSTMCell(3), layers.LSTMCell(2)]))),
      r"its cell StackedRNNCells is not"),
+    (lambda: seq(layers.LSTM(4, dtype="mixed_float16")), r"\(LSTM\) computes in torch.float16 \(a mixed-precision"),
     (lambda: Custom(), r"is a subclassed model"),
     (lambda: keras.Sequential([layers.LSTM(3)]), r"is not built"),
 ])

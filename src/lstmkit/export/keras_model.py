@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from lstmkit.export.errors import ExportError
 from lstmkit.export.graph import DEFAULT_OPSET, Graph, check_opset, elem_type, write_whole
@@ -313,6 +314,11 @@ def export_model(model: Any, filepath: str | os.PathLike, *, input_signature: An
     x = g.add_input("inputs", elem_type(g.onnx, np_dtype), dims)
     b = _Builder(g, x, len(dims), np_dtype)
     for layer in layers:
+        policy = getattr(layer, "_dtype_policy", None)
+        compute = getattr(policy, "torch_compute_dtype", None)
+        if compute is not None and compute != torch.float32:
+            raise ExportError(f"{_describe(layer)} computes in {compute} (a mixed-precision policy); the ONNX graph "
+                              "computes in float32, so it would not be exact: export a float32 model")
         if isinstance(layer, Embedding) and layer is layers[0]:
             b.embedding(layer)
         elif isinstance(layer, Masking):
