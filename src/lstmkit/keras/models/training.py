@@ -435,6 +435,7 @@ class Trainer:
             raise ValueError(f"epochs and initial_epoch must be non-negative integers, got {epochs}, {initial_epoch}")
         device = self._device_for_training()
         val_batches = None
+        source = x  # the data as given: BackupAndRestore saves its state (a dataset's shuffling generator)
         if _is_sequence(x):
             x = _SequenceBatches(x, shuffle)
         if _is_batch_iterable(x):
@@ -477,7 +478,7 @@ class Trainer:
                            params={"verbose": verbose, "epochs": epochs, "steps": len(train) or None})
         stats = LoopStats()
         # what BackupAndRestore saves beside the weights: the callbacks' and the training data's state
-        self._fit_context = {"callbacks": cbs.callbacks, "data": [x], "stats": stats}
+        self._fit_context = {"callbacks": cbs.callbacks, "data": [source], "stats": stats}
 
         def validate() -> dict[str, float]:
             return evaluate_loop(test_step=self._test_step, test_logs=self._logs, reset_metrics=self._reset_metrics,
