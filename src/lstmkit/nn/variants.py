@@ -13,9 +13,10 @@ stays readable; none of them is in torch's `_flat_weights`, which keeps its mean
 
 G is 4 (LSTM) or 3 (GRU). zoneout_h, zoneout_c (LSTM only) are rates in [0, 1): in training each layer and
 direction draws per-step, per-unit masks (`lstmkit.ops.variants.zoneout_mask`) from the module's
-`zoneout_generator` (None: torch's default generator), layer by layer, forward direction first, h's mask
-before c's; in eval the step takes the expectation p h_{t-1} + (1 - p) h̃_t. Only the reference backend has
-the variants (`backend="auto"` picks it; an explicit fast backend raises naming the variant).
+`zoneout_generator` (None: torch's default generator; else a generator on the module's device), layer by
+layer, forward direction first, h's mask before c's; in eval the step takes the expectation
+p h_{t-1} + (1 - p) h̃_t. Only the reference backend has the variants (`backend="auto"` picks it; an explicit
+fast backend raises naming the variant).
 """
 
 from __future__ import annotations
