@@ -89,9 +89,10 @@ def test_masking_layer_and_float_inputs(tmp_path, rng):
     check(model, tmp_path, make)
 
 
-def test_go_backwards_and_functional_chain(tmp_path, rng):
+@pytest.mark.parametrize("sequences", [False, True], ids=["last", "sequences"])
+def test_go_backwards_and_functional_chain(tmp_path, rng, sequences):
     inputs = keras.Input((None, 3))
-    outputs = layers.Dense(1)(layers.LSTM(4, go_backwards=True)(inputs))
+    outputs = layers.Dense(1)(layers.LSTM(4, go_backwards=True, return_sequences=sequences)(inputs))
     model = keras.Model(inputs, outputs)
     check(model, tmp_path, lambda B, T: rng.standard_normal((B, T, 3)).astype(np.float32))
 
@@ -141,7 +142,8 @@ def seq(*stack):
     (lambda: seq(layers.LSTM(4, activation="gelu")), r"\(LSTM\) layer 0|its activation gelu is not one"),
     (lambda: seq(layers.LSTM(4), layers.Dense(2, activation="gelu")), r"\(Dense\): its activation gelu"),
     (lambda: seq(layers.Conv1D(2, 3)), r"\(Conv1D\) has no exact ONNX export"),
-    (lambda: seq(layers.SimpleRNN(4, go_backwards=True, return_sequences=True)), r"go_backwards=True with "),
+    (lambda: seq(layers.Masking(), layers.SimpleRNN(4, go_backwards=True, return_sequences=True)),
+     r"go_backwards=True with return_sequences=True on a masked input"),
     (lambda: seq(layers.RNN(layers.StackedRNNCells([layers.LSTMCell(3), layers.LSTMCell(2)]))),
      r"its cell StackedRNNCells is not"),
     (lambda: seq(layers.LSTM(4, dtype="mixed_float16")), r"\(LSTM\) computes in torch.float16 \(a mixed-precision"),

@@ -170,9 +170,9 @@ class _Builder:
                      getattr(c, "reset_after", True)) for c in cells]
             if keys[0] != keys[1]:
                 raise ExportError(f"{where}: its forward and backward layers differ in units or activations")
-        elif first.go_backwards and first.return_sequences:
-            raise ExportError(f"{where}: go_backwards=True with return_sequences=True returns the sequence in "
-                              "processing order, which is not exported; use Bidirectional or return_sequences=False")
+        elif first.go_backwards and first.return_sequences and self.mask is not None:
+            raise ExportError(f"{where}: go_backwards=True with return_sequences=True on a masked input is not "
+                              "exported; use Bidirectional, return_sequences=False, or no mask")
         cell = cells[0]
         dirs = tuple(DirectionWeights.of(*c.torch_weights()) for c in cells)
         rec = Recurrence(cell.kind, cell.units, dirs, first.go_backwards if len(dirs) == 1 else False,
@@ -192,7 +192,10 @@ class _Builder:
             outs = [g.op("Gather", [y_h, g.const(d, "dir", np.int64)], layer.name, axis=0)
                     for d in range(D)]  # D x (B, U)
             self.mask = None
-        if D == 1:
+        if D == 1 and first.go_backwards and first.return_sequences:  # Keras: in processing order, last step first
+            out = g.op("Slice", [outs[0], g.ints([-1], "start"), g.ints([-(2**63)], "end"), g.ints([0], "axis"),
+                                 g.ints([-1], "step")], layer.name)  # (T, B, U) reversed in time
+        elif D == 1:
             out = outs[0]
         elif merge_mode == "concat":
             out = g.op("Concat", outs, layer.name, axis=-1)
