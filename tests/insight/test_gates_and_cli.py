@@ -220,7 +220,7 @@ def _damage_weights_crc(path):
     import zipfile
 
     with zipfile.ZipFile(path) as z:
-        info = z.getinfo("model.weights.safetensors")
+        info = z.getinfo("model.weights.h5")
     raw = bytearray(path.read_bytes())
     raw[info.header_offset + 30 + len(info.filename) + 100] ^= 0xFF  # inside the stored member: its CRC fails
     path.write_bytes(bytes(raw))
@@ -256,4 +256,4 @@ def test_the_lstmkit_command_on_a_damaged_run_prints_one_line(tmp_path):
                            "--out", str(tmp_path / "g.png")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.splitlines() == [f"lstmkit: error: {run / 'model.keras'}: a damaged zip archive (Bad CRC-32 "
-                                        "for file 'model.weights.safetensors')"]
+                                        "for file 'model.weights.h5')"]
