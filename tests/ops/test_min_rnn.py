@@ -79,11 +79,12 @@ def test_matches_the_papers_equations_with_every_gradient(kind, mode, T, case):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_gradcheck_of_the_parallel_scan(kind, monkeypatch):
+@pytest.mark.parametrize("mode", ["parallel", "sequential"])
+def test_gradcheck(kind, mode, monkeypatch):
     monkeypatch.setattr(min_rnn, "CHUNK", 8)  # 19 steps in chunks of 8: two carries and a padded tail
     x, w, b, h0 = make(kind, B=2, T=19, I=2, H=2)
     mask = padding(2, 19, "left")
-    assert torch.autograd.gradcheck(lambda *a: ops.__dict__[kind](*a, mask=mask), (x, w, b, h0))
+    assert torch.autograd.gradcheck(lambda *a: ops.__dict__[kind](*a, mask=mask, mode=mode), (x, w, b, h0))
 
 
 @pytest.mark.parametrize("kind", KINDS)

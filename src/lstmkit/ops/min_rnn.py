@@ -30,8 +30,11 @@ lstmkit's other recurrences do. `reverse` runs from the last step to the first.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 from lstmkit.errors import ShapeError
 
@@ -65,16 +68,49 @@ def _coefficients(kind: str, k: torch.Tensor, H: int, log: bool) -> tuple[torch.
     return f / (f + i), i / (f + i) * g(k_h)
 
 
+class _LinearScan(torch.autograd.Function):
+    """h_t = a_t ⊙ h_{t-1} + b_t one step at a time, with its own backward (also a loop, in reverse):
+    g_t = ∂L/∂h_t + a_{t+1} ⊙ g_{t+1},  ∂L/∂b_t = g_t,  ∂L/∂a_t = g_t ⊙ h_{t-1},  ∂L/∂h_0 = a_0 ⊙ g_0.
+    One fused multiply-add per step on (B, H) slices of time-major copies, and no autograd graph
+    over the steps (recording T steps made the backward of a 512-step loop take 23 s here)."""
+
+    @staticmethod
+    def forward(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+        a_t, b_t = a.transpose(0, 1).contiguous(), b.transpose(0, 1).contiguous()  # (T, B, H)
+        out = torch.empty_like(b_t)
+        h = h0
+        for t in range(a_t.shape[0]):
+            torch.addcmul(b_t[t], a_t[t], h, out=out[t])
+            h = out[t]
+        return out.transpose(0, 1)  # (B, T, H)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        a, _, h0 = inputs
+        ctx.save_for_backward(a, h0, output)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        a, h0, out = ctx.saved_tensors
+        a_t, grad_t = a.transpose(0, 1).contiguous(), grad.transpose(0, 1).contiguous()  # (T, B, H)
+        g = torch.empty_like(grad_t)
+        T = a_t.shape[0]
+        g[T - 1] = grad_t[T - 1]
+        for t in range(T - 2, -1, -1):
+            torch.addcmul(grad_t[t], a_t[t + 1], g[t + 1], out=g[t])
+        h_prev = torch.cat([h0[None], out.transpose(0, 1)[:-1]])  # (T, B, H): h_{t-1}
+        return (g * h_prev).transpose(0, 1), g.transpose(0, 1), a_t[0] * g[0]
+
+
 def _scan_sequential(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, mask: torch.Tensor | None
                      ) -> torch.Tensor:
-    h, outs = h0, []
-    for t in range(a.shape[1]):
-        new = a[:, t] * h + b[:, t]  # (B, H)
-        if mask is not None:
-            new = torch.where(mask[:, t, None], new, h)
-        h = new
-        outs.append(h)
-    return torch.stack(outs, dim=1)  # (B, T, H)
+    if mask is not None:  # a masked step keeps the state: a = 1, b = 0
+        keep = mask[:, :, None]
+        a = torch.where(keep, a, torch.ones_like(a))
+        b = torch.where(keep, b, torch.zeros_like(b))
+    out: torch.Tensor = _LinearScan.apply(a, b, h0)
+    return out
 
 
 def _scan_parallel(log_a: torch.Tensor, log_b: torch.Tensor, h0: torch.Tensor, mask: torch.Tensor | None
