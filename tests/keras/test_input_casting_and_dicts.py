@@ -192,6 +192,19 @@ def test_a_model_with_its_one_output_in_a_list_or_dict_trains(K, structure):
     assert np.isfinite(history.history["loss"][0])
 
 
+def test_lstmkit_sequential_loss_and_metrics_keyed_by_its_last_layer():
+    """Keras 2 took them keyed by the last layer's name; Keras 3.15's Sequential fails on a dict (TypeError)."""
+    K = lk
+    x = rng.random((8, 3)).astype("float32")
+    y = rng.random((8, 2)).astype("float32")
+    model = K.Sequential([K.Input((3,)), K.layers.Dense(2, name="scores")])
+    model.compile(optimizer="sgd", loss={"scores": "mse"}, metrics={"scores": ["mae"]})
+    loss, mae = model.evaluate(x, y, verbose=0)
+    pred = model.predict(x, verbose=0)
+    assert loss == pytest.approx(float(((pred - y) ** 2).mean()), rel=1e-5)
+    assert mae == pytest.approx(float(np.abs(pred - y).mean()), rel=1e-5)
+
+
 def test_lstmkit_dict_targets_by_output_layer_name():
     """Keras 2 took targets keyed by the output layer's name for any model; Keras 3 only for dict outputs."""
     xa, xb, y = seq2seq_data(16)

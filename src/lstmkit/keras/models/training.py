@@ -173,10 +173,9 @@ class Trainer:
     def _output_names(self) -> list[str] | None:
         """The names of the output layers, which dict targets, losses and metrics are keyed by (Keras'
         `model.output_names`); None for a subclassed model, whose outputs have no layer names."""
-        from lstmkit.keras.models.sequential import Sequential  # a subclass of Model, which mixes in Trainer
-
-        if isinstance(self, Sequential) and self.layers:
-            return [self.layers[-1].name]
+        stack = getattr(self, "_stack", None)  # a Sequential's layers, applied in order (no import: sequential.py
+        if isinstance(stack, torch.nn.ModuleList) and len(stack):  # imports model.py, which imports this)
+            return [stack[-1].name]
         return None
 
     def _input_names(self) -> list[str] | None:
