@@ -29,20 +29,21 @@ def test_parameters_and_shapes_are_torch_grus(cls, op, gates):
 @pytest.mark.parametrize("cls, op, gates", CLASSES)
 def test_a_stacked_bidirectional_layer_is_the_ops_chained(cls, op, gates):
     torch.manual_seed(0)
-    m = cls(4, 5, num_layers=2, bidirectional=True, batch_first=True).double()
+    m = cls(4, 5, num_layers=2, bidirectional=True, batch_first=True, mode="parallel").double()
     x, hx = torch.randn(3, 9, 4, dtype=torch.float64), torch.randn(4, 3, 5, dtype=torch.float64)
     lengths = torch.tensor([9, 4, 6])
     mask = torch.arange(9)[None] < lengths[:, None]
     out, h = m(x, hx, lengths=lengths)
     inp, states = x, []
     for layer in range(2):
-        f, hf = op(inp, getattr(m, f"weight_ih_l{layer}"), getattr(m, f"bias_ih_l{layer}"), hx[2 * layer], mask=mask)
+        f, hf = op(inp, getattr(m, f"weight_ih_l{layer}"), getattr(m, f"bias_ih_l{layer}"), hx[2 * layer], mask=mask,
+                   mode="parallel")
         r, hr = op(inp, getattr(m, f"weight_ih_l{layer}_reverse"), getattr(m, f"bias_ih_l{layer}_reverse"),
-                   hx[2 * layer + 1], mask=mask, reverse=True)
+                   hx[2 * layer + 1], mask=mask, reverse=True, mode="parallel")
         inp, states = torch.cat([f, r], -1), [*states, hf, hr]
     torch.testing.assert_close(out, inp, rtol=0, atol=0)
     torch.testing.assert_close(h, torch.stack(states), rtol=0, atol=0)
-    seq = cls(4, 5, num_layers=2, bidirectional=True, batch_first=True, mode="sequential").double()
+    seq = cls(4, 5, num_layers=2, bidirectional=True, batch_first=True).double()  # auto: the one-pass scan on CPU
     seq.load_state_dict(m.state_dict())
     out_seq, h_seq = seq(x, hx, lengths=lengths)
     torch.testing.assert_close(out_seq, out, rtol=1e-10, atol=1e-12)

@@ -1,6 +1,7 @@
 """`MinGRU` and `MinLSTM` (Feng et al. 2024): torch.nn-style layers over `lstmkit.ops.min_gru` /
-`min_lstm`, trained by a parallel scan over the whole sequence (`mode="parallel"`, the default) or
-stepped one step at a time (`mode="sequential"`, the same numbers; for streaming).
+`min_lstm`: the recurrence is linear in h, so a whole sequence is one scan, parallel in log space
+(`mode="parallel"`) or a one-pass loop of fused multiply-adds (`mode="sequential"`, the same numbers);
+`mode="auto"` takes the loop on the CPU and the parallel scan elsewhere (see lstmkit.ops.min_rnn).
 
 They take and return what `torch.nn.GRU` does: input (T, B, I), (B, T, I) with `batch_first`, unbatched
 (T, I), or a PackedSequence; `hx` (layers*directions, B, H); output (…, directions*H) and h_n. Per layer
@@ -31,7 +32,7 @@ class _MinRNN(nn.Module):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None, *,
-                 mode: str = "parallel") -> None:
+                 mode: str = "auto") -> None:
         super().__init__()
         name = type(self).__name__
         for arg, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
@@ -67,7 +68,7 @@ class _MinRNN(nn.Module):
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         for key, default in (("bias", True), ("batch_first", False), ("dropout", 0.0), ("bidirectional", False),
-                             ("mode", "parallel")):
+                             ("mode", "auto")):
             if getattr(self, key) != default:
                 s += f", {key}={getattr(self, key)!r}"
         return s

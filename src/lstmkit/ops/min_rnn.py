@@ -19,6 +19,11 @@ log f' = -softplus(softplus(-k_f) - softplus(-k_i))), and over a chunk of C step
 
     a*_t = Σ_{s<=t} log a_s,   h_t = exp(a*_t) ⊙ h_start + exp(a*_t + logcumsumexp_{s<=t}(log b_s - a*_s))
 
+`mode="auto"` (the default) takes the sequential scan on the CPU and the parallel one elsewhere: on
+the CPU the work, not the depth, sets the time, and torch's CPU `logcumsumexp` is slow (on 4M float32
+values, 210 ms forward and 711 ms backward against 24 ms for `cumsum`, 2-core Xeon), so the
+one-pass scan wins there; the parallel form is for devices with many lanes.
+
 The sequence is cut into chunks of C = 64 steps carried one to the next: a* then stays above about
 -C·max softplus, where float32 keeps a relative error near 1e-6 (over a whole 8192-step sequence
 the sum would be about -40000 and a*_t + logcumsumexp(...) would cancel to 1e-3). The initial state
@@ -39,7 +44,7 @@ from torch.autograd.function import once_differentiable
 from lstmkit.errors import ShapeError
 
 CHUNK = 64  # steps per log-space scan: bounds a* (see the module docstring)
-MODES = ("parallel", "sequential")
+MODES = ("auto", "parallel", "sequential")
 
 
 def g(v: torch.Tensor) -> torch.Tensor:
@@ -140,7 +145,7 @@ def _scan_parallel(log_a: torch.Tensor, log_b: torch.Tensor, h0: torch.Tensor, m
 
 def min_rnn(kind: str, x: torch.Tensor, weight_ih: torch.Tensor, bias_ih: torch.Tensor | None,
             h0: torch.Tensor | None = None, *, mask: torch.Tensor | None = None, reverse: bool = False,
-            mode: str = "parallel") -> tuple[torch.Tensor, torch.Tensor]:
+            mode: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
     """One layer of minGRU (`kind="min_gru"`) or minLSTM (`"min_lstm"`) over x (B, T, I).
     Returns (outputs (B, T, H), h_n (B, H)); outputs are zero at masked steps."""
     gates = {"min_gru": 2, "min_lstm": 3}.get(kind)
@@ -169,6 +174,8 @@ def min_rnn(kind: str, x: torch.Tensor, weight_ih: torch.Tensor, bias_ih: torch.
     if reverse:
         x = x.flip(1)
         mask = mask.flip(1) if mask is not None else None
+    if mode == "auto":
+        mode = "sequential" if x.device.type == "cpu" else "parallel"
     k = F.linear(x, weight_ih, bias_ih)  # (B, T, gates*H): every step's projections in one matmul
     if mode == "parallel":
         log_a, log_b = _coefficients(kind, k, H, log=True)
@@ -185,14 +192,14 @@ def min_rnn(kind: str, x: torch.Tensor, weight_ih: torch.Tensor, bias_ih: torch.
 
 
 def min_gru(x: torch.Tensor, weight_ih: torch.Tensor, bias_ih: torch.Tensor | None, h0: torch.Tensor | None = None,
-            *, mask: torch.Tensor | None = None, reverse: bool = False, mode: str = "parallel"
+            *, mask: torch.Tensor | None = None, reverse: bool = False, mode: str = "auto"
             ) -> tuple[torch.Tensor, torch.Tensor]:
     """minGRU over x (B, T, I), `weight_ih` (2H, I) with blocks z, h̃: see the module docstring."""
     return min_rnn("min_gru", x, weight_ih, bias_ih, h0, mask=mask, reverse=reverse, mode=mode)
 
 
 def min_lstm(x: torch.Tensor, weight_ih: torch.Tensor, bias_ih: torch.Tensor | None, h0: torch.Tensor | None = None,
-             *, mask: torch.Tensor | None = None, reverse: bool = False, mode: str = "parallel"
+             *, mask: torch.Tensor | None = None, reverse: bool = False, mode: str = "auto"
              ) -> tuple[torch.Tensor, torch.Tensor]:
     """minLSTM over x (B, T, I), `weight_ih` (3H, I) with blocks f, i, h̃: see the module docstring."""
     return min_rnn("min_lstm", x, weight_ih, bias_ih, h0, mask=mask, reverse=reverse, mode=mode)
