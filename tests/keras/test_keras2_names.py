@@ -452,3 +452,15 @@ def test_the_books_text_generation_program_on_bool_data_gives_keras_losses():
     torch.testing.assert_close(torch.tensor(ours), torch.tensor(theirs), **KERAS_TOL)
     np.testing.assert_allclose(our_preds, their_preds, **KERAS_TOL)
     assert our_preds.sum() == pytest.approx(1.0, rel=1e-5)
+
+
+def test_model_checkpoint_weights_h5_files_load_into_keras(tmp_path):
+    """The file ModelCheckpoint writes through save_weights is Keras' own weights file."""
+    x, y = data()
+    model = pair()[0]
+    path = tmp_path / "best.weights.h5"
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[lk.callbacks.ModelCheckpoint(str(path), save_weights_only=True)])
+    theirs = keras.Sequential([keras.Input((T, F)), keras.layers.LSTM(4), keras.layers.Dense(1, activation="sigmoid")])
+    theirs.load_weights(str(path))
+    for ours_w, their_w in zip(model.get_weights(), theirs.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours_w, their_w)
