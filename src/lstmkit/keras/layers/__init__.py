@@ -30,6 +30,7 @@ from lstmkit.keras.layers.core import (
 from lstmkit.keras.layers.layer import Layer
 from lstmkit.keras.layers.lookup import IntegerLookup, StringLookup
 from lstmkit.keras.layers.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
+from lstmkit.keras.layers.min_rnn import MinGRU, MinLSTM
 from lstmkit.keras.layers.normalization import BatchNormalization, LayerNormalization
 from lstmkit.keras.layers.op_layer import OpLayer  # also gives KerasTensor its operators (x + 1, x[:, -1])
 from lstmkit.keras.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
@@ -95,6 +96,8 @@ __all__ = [
     "MaxPooling1D",
     "MaxPooling2D",
     "Maximum",
+    "MinGRU",
+    "MinLSTM",
     "Minimum",
     "Multiply",
     "OpLayer",
