@@ -499,3 +499,24 @@ def test_c_truncated_files_are_refused(tmp_path):
     cut_w.write_bytes((tmp_path / "k.weights.h5").read_bytes()[:2000])
     with pytest.raises(FileFormatError, match=r"cut\.weights\.h5: not a readable HDF5 file"):
         imdb(lk, "SimpleRNN").load_weights(cut_w)
+
+
+@pytest.mark.parametrize("maker", ["keras", "lstmkit"])
+def test_two_inputs_a_shared_layer_and_two_outputs_both_ways(maker, tmp_path):
+    """A layer called twice (node index 1 in Keras' keras_history) and lists of inputs and outputs."""
+    K, other = (keras, lk.models.load_model) if maker == "keras" else (lk, keras.saving.load_model)
+    if K is keras:
+        keras.utils.set_random_seed(9)
+    else:
+        torch.manual_seed(9)
+    a, b = K.Input((T,), dtype="int32", name="a"), K.Input((T,), dtype="int32", name="b")
+    embed, rnn = K.layers.Embedding(V, 3), K.layers.LSTM(2)
+    ha, hb = rnn(embed(a)), rnn(embed(b))
+    model = K.Model([a, b], [K.layers.Dense(1)(K.layers.Concatenate()([ha, hb])), K.layers.Dense(2)(ha)])
+    model.save(tmp_path / "m.keras")
+    loaded = other(tmp_path / "m.keras")
+    x = [tokens(4, seed=13), tokens(4, seed=14)]
+    ours, theirs = model.predict(x, verbose=0), loaded.predict(x, verbose=0)
+    assert len(ours) == len(theirs) == 2
+    for u, v in zip(ours, theirs):
+        np.testing.assert_allclose(np.asarray(v), np.asarray(u), rtol=0, atol=ATOL)

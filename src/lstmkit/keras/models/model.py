@@ -120,8 +120,8 @@ class Model(Trainer, Layer):
             print_fn(text)
 
     def save(self, filepath: str | os.PathLike, overwrite: bool = True, include_optimizer: bool = True) -> None:
-        """Write a `.keras` file: a zip of config.json (architecture, compile settings) and
-        model.weights.safetensors (weights in Keras' layout, and the optimizer's state). No pickle."""
+        """Write a `.keras` file in Keras 3's own format, which Keras opens: a zip of config.json (architecture,
+        compile settings) and model.weights.h5 (weights in Keras' HDF5 layout, and the optimizer's state). No pickle."""
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def export(self, filepath: str | os.PathLike, format: str = "tf_saved_model", verbose: bool | None = None,
@@ -142,7 +142,8 @@ class Model(Trainer, Layer):
             print(f"Saved artifact at '{path}'.")
 
     def save_weights(self, filepath: str | os.PathLike, overwrite: bool = True) -> None:
-        """Write the weights (Keras' layout and order) to a safetensors file (name it `*.weights.safetensors`)."""
+        """Write the weights (Keras' layout and order): `*.weights.h5` Keras 3's HDF5, another `*.h5` Keras 2's,
+        anything else (`*.weights.safetensors`) a safetensors file."""
         save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath: str | os.PathLike, skip_mismatch: bool = False) -> None:
