@@ -45,7 +45,7 @@ def check_backend(backend: str) -> None:
 
 
 # ----- imdb ---------------------------------------------------------------------------------------
-IMDB_MODELS = ["simplernn", "lstm", "gru", "bilstm", "stacked-lstm", "conv1d", "conv1d-lstm"]
+IMDB_MODELS = ["simplernn", "lstm", "gru", "bilstm", "stacked-lstm", "conv1d", "conv1d-lstm", "mingru", "minlstm"]
 SOURCES = ["indices", "text"]
 # The shortest review length each convolutional body can read: Conv1D(7) -> MaxPool(5) -> Conv1D(7)
 # needs (L - 6) // 5 >= 7; Conv1D(7) -> MaxPool(5) -> LSTM needs (L - 6) // 5 >= 1.

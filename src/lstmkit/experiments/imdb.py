@@ -51,6 +51,8 @@ def build(config: Config) -> Any:
                            layers.Conv1D(32, 7, activation="relu"), layers.GlobalMaxPooling1D()],
         "conv1d-lstm": lambda: [layers.Conv1D(32, 7, activation="relu"), layers.MaxPooling1D(5),
                                 layers.LSTM(u, backend=backend)],
+        "mingru": lambda: [layers.MinGRU(u)],  # Feng et al. 2024: gates from x_t alone, one scan per sequence
+        "minlstm": lambda: [layers.MinLSTM(u)],
     }[config.model]()
     model = Sequential([layers.Input(shape=(config.maxlen,), dtype="int32"), layers.Embedding(config.num_words, 32),
                         *body, layers.Dense(1, activation="sigmoid")], name=f"imdb_{config.model.replace('-', '_')}")
