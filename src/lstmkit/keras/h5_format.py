@@ -24,7 +24,8 @@ import numpy as np
 
 from lstmkit import __version__
 from lstmkit.errors import FileFormatError
-from lstmkit.keras.keras_format import KERAS_VERSION, build_from_keras_config
+from lstmkit.keras.keras_config import build_from_keras_config
+from lstmkit.keras.keras_format import KERAS_VERSION
 from lstmkit.keras.layers.layer import Layer, fmt_shape
 
 

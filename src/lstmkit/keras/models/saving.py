@@ -38,7 +38,7 @@ from safetensors.numpy import save as st_save
 from lstmkit import __version__
 from lstmkit.errors import FileFormatError
 from lstmkit.io import atomic_write_bytes
-from lstmkit.keras import h5_format, keras_format
+from lstmkit.keras import h5_format, keras_config, keras_format
 from lstmkit.keras.layers.layer import Layer, fmt_shape
 from lstmkit.keras.layers.wrappers import layer_from_config
 from lstmkit.keras.losses import get as get_loss
@@ -229,7 +229,7 @@ def _load_keras3(path: Path, compile: bool, safe_mode: bool) -> Any:
     """A Keras 3 `.keras` file (Keras' own or lstmkit's): the model, its weights, and when compiled its
     compile settings and optimizer state."""
     config, metadata, blob = keras_format.read_keras_zip(path)
-    model = keras_format.build_from_keras_config(config, str(path), safe_mode)
+    model = keras_config.build_from_keras_config(config, str(path), safe_mode)
     if not model.built:
         raise FileFormatError(path, "the saved model has no input shape, so its weights cannot be placed")
     keras_format.apply_options(model, metadata.get("lstmkit_options") or {})
