@@ -15,6 +15,7 @@ from lstmkit.keras import (
     callbacks,
     constraints,
     datasets,
+    distribution,
     initializers,
     layers,
     losses,
@@ -36,6 +37,6 @@ __version__ = f"3.15.1+lstmkit.{_lstmkit_version}"
 
 __all__ = [
     "Input", "Layer", "Model", "Sequential", "__version__", "activations", "backend", "callbacks", "constraints",
-    "datasets", "initializers", "layers", "load_model", "losses", "metrics", "mixed_precision", "models", "ops",
-    "optimizers", "preprocessing", "random", "regularizers", "saving", "utils",
+    "datasets", "distribution", "initializers", "layers", "load_model", "losses", "metrics", "mixed_precision",
+    "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "saving", "utils",
 ]

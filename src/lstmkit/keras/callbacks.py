@@ -18,6 +18,7 @@ from typing import Any
 
 from lstmkit.io import atomic_write_text
 from lstmkit.train.callbacks import Callback, CallbackList
+from lstmkit.train.distributed import is_chief
 from lstmkit.train.progress import ProgressBar
 
 __all__ = [
@@ -316,7 +317,8 @@ class CSVLogger(Callback):
             self._prefix += _csv_line([("epoch"), *self.keys], self.sep)
         self._rows.append([str(epoch), *(_csv_value(logs.get(k, "NA")) for k in self.keys)])
         writer.writerows(self._rows)
-        atomic_write_text(self.filename, self._prefix + buf.getvalue())
+        if is_chief():  # data parallelism: rank 0 writes
+            atomic_write_text(self.filename, self._prefix + buf.getvalue())
 
 
 def _csv_line(items: list[str], sep: str) -> str:
@@ -536,13 +538,15 @@ class BackupAndRestore(Callback):
             self._stopped = True
         for key, value in (logs or {}).items():
             self._history.setdefault(key, []).append(float(value))
+        if not is_chief():  # data parallelism: rank 0 writes the backup
+            return
         latest = self.backup_dir / self.FILE
         if self.double_checkpoint and latest.exists():
             os.replace(latest, self.backup_dir / self.PREVIOUS)
         checkpoint.save(latest, self._state(epoch + 1))
 
     def on_train_end(self, logs: Mapping | None = None) -> None:
-        if not self.delete_checkpoint:
+        if not self.delete_checkpoint or not is_chief():
             return
         for name in (self.FILE, self.PREVIOUS):
             (self.backup_dir / name).unlink(missing_ok=True)

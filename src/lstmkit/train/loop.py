@@ -121,12 +121,15 @@ def fit_loop(
     validate: Callable[[], dict[str, float]] | None = None,
     validation_freq: int = 1,
     stats: LoopStats | None = None,
+    final_logs: Logs | None = None,
 ) -> dict[str, float]:
     """Epochs of training with Keras' callback order; returns the last epoch's logs.
 
     A callback may set `model._initial_epoch` in on_train_begin (BackupAndRestore, resuming): training
     then starts at that epoch, as in Keras. Validation runs after the epochs whose 1-based number is a
-    multiple of `validation_freq`, counted from 0 whatever `initial_epoch` is (Keras' rule)."""
+    multiple of `validation_freq`, counted from 0 whatever `initial_epoch` is (Keras' rule). `final_logs`
+    (default `train_logs`) gives each epoch's logs: under data parallelism it sums the metrics over ranks,
+    while the batch logs stay local."""
     model.stop_training = False
     model._initial_epoch = None
     callbacks.on_train_begin()
@@ -140,7 +143,7 @@ def fit_loop(
                            train_logs, stats, stop=lambda: model.stop_training)
         if done == 0:
             raise ValueError("fit got no data: the training set yielded no batch in this epoch")
-        epoch_logs = dict(train_logs())
+        epoch_logs = dict((final_logs or train_logs)())
         t1 = time.perf_counter()
         if validate is not None and (epoch + 1) % validation_freq == 0:
             epoch_logs.update({f"val_{k}": v for k, v in validate().items()})
@@ -156,14 +159,15 @@ def fit_loop(
 
 
 def evaluate_loop(*, test_step: Callable[[Any], Any], test_logs: Logs, reset_metrics: Callable[[], None],
-                  data: Iterable[Any], callbacks: CallbackList) -> dict[str, float]:
-    """One pass over `data` without training; on_test_* callbacks; returns the logs."""
+                  data: Iterable[Any], callbacks: CallbackList, final_logs: Logs | None = None) -> dict[str, float]:
+    """One pass over `data` without training; on_test_* callbacks; returns the logs (`final_logs`, default
+    `test_logs`)."""
     reset_metrics()
     callbacks.on_test_begin()
     done = run_batches(test_step, data, callbacks.on_test_batch_begin, callbacks.on_test_batch_end, test_logs)
     if done == 0:
         raise ValueError("evaluate got no data: the data yielded no batch")
-    logs = dict(test_logs())
+    logs = dict((final_logs or test_logs)())
     callbacks.on_test_end(logs)
     return logs
 

@@ -15,6 +15,7 @@ from lstmkit.keras.models.saving import load_weights, model_config, save_model, 
 from lstmkit.keras.models.summary import summary_text
 from lstmkit.keras.models.training import Trainer
 from lstmkit.ops import backends
+from lstmkit.train.distributed import is_chief
 
 
 class Model(Trainer, Layer):
@@ -121,7 +122,10 @@ class Model(Trainer, Layer):
 
     def save(self, filepath: str | os.PathLike, overwrite: bool = True, include_optimizer: bool = True) -> None:
         """Write a `.keras` file in Keras 3's own format, which Keras opens: a zip of config.json (architecture,
-        compile settings) and model.weights.h5 (weights in Keras' HDF5 layout, and the optimizer's state). No pickle."""
+        compile settings) and model.weights.h5 (weights in Keras' HDF5 layout, and the optimizer's state). No pickle.
+        Under data parallelism only rank 0 writes."""
+        if not is_chief():
+            return
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def export(self, filepath: str | os.PathLike, format: str = "tf_saved_model", verbose: bool | None = None,
@@ -143,7 +147,9 @@ class Model(Trainer, Layer):
 
     def save_weights(self, filepath: str | os.PathLike, overwrite: bool = True) -> None:
         """Write the weights (Keras' layout and order): `*.weights.h5` Keras 3's HDF5, another `*.h5` Keras 2's,
-        anything else (`*.weights.safetensors`) a safetensors file."""
+        anything else (`*.weights.safetensors`) a safetensors file. Under data parallelism only rank 0 writes."""
+        if not is_chief():
+            return
         save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath: str | os.PathLike, skip_mismatch: bool = False) -> None:

@@ -50,6 +50,7 @@ from lstmkit.train import (
     split_from_end,
 )
 from lstmkit.train.data import to_tensor, unpack
+from lstmkit.train.distributed import DataParallel, check_global_batch, data_parallel
 
 
 def _verbose(verbose: Any) -> int:
@@ -278,6 +279,38 @@ class Trainer:
         values = {"loss": self._loss_tracker.result(), **{m.name: m.result() for m, _ in self._metrics or []}}
         return {k: float(values[k]) for k in sorted(values)}
 
+    def _final_logs(self) -> dict[str, float]:
+        """The logs at the end of an epoch or a pass: under data parallelism, of the loss and metric states
+        summed over the ranks (so every rank's History is the one-process History)."""
+        parallel = self.__dict__.get("_parallel")
+        if parallel is None:
+            return self._logs()
+        tracker, *metrics = parallel.reduce([self._loss_tracker, *self.compiled_metrics_list()])
+        values = {"loss": tracker.result(), **{m.name: m.result() for m in metrics}}
+        return {k: float(values[k]) for k in sorted(values)}
+
+    # ----- data parallelism (lstmkit.train.distributed) -------------------------------------------
+    def _begin_parallel(self) -> DataParallel | None:
+        """This call's data-parallel context when torchrun started the program (None in one process); the
+        steps find it in `_parallel`."""
+        parallel = data_parallel(self)
+        self.__dict__["_parallel"] = parallel
+        return parallel
+
+    def _end_parallel(self) -> None:
+        parallel = self.__dict__.pop("_parallel", None)
+        if parallel is not None:
+            parallel.barrier()  # rank 0's last writes (a BackupAndRestore deleting its backup) are done
+
+    def _shard(self, batches: Any) -> Any:
+        """This rank's shards of `batches` under data parallelism; an array batch_size is the global batch."""
+        parallel = self.__dict__.get("_parallel")
+        if parallel is None:
+            return batches
+        if isinstance(batches, TensorBatches):
+            check_global_batch(batches.batch_size, parallel.world.size)
+        return parallel.shard(batches)
+
     # ----- data -----------------------------------------------------------------------------------
     def _device_for_training(self) -> torch.device:
         return getattr(self, "_train_device", None) or resolve(None)
@@ -385,11 +418,14 @@ class Trainer:
 
     def _train_step(self, batch: Any) -> None:
         x, y, sw = batch
-        y_pred, mask = map(_the_one, self._forward(x, training=True))
+        parallel = self.__dict__.get("_parallel")  # data-parallel: the forward pass through DDP
+        y_pred, mask = map(_the_one, (self._forward if parallel is None else parallel.forward)(x, training=True))
         loss = self._compute_loss(y, y_pred, sw, mask, training=True)
         for p in self.optimizer.params:
             p.grad = None
         scaled = self.optimizer.scale_loss(loss) if isinstance(self.optimizer, LossScaleOptimizer) else loss
+        if parallel is not None and parallel.current.loss_scale != 1.0:  # an uneven last batch
+            scaled = scaled * parallel.current.loss_scale
         if scaled.requires_grad:
             scaled.backward()
         elif not self.__dict__.get("_warned_untrainable"):  # a frozen model, a Masking alone: nothing to update;
@@ -398,10 +434,14 @@ class Trainer:
         self.optimizer.apply()
         if self._constrained:
             self._apply_constraints()
-        self._update_metrics(y, y_pred.detach(), sw, mask, loss)
+        if parallel is None or parallel.current.rows:  # not a stand-in row of an empty shard
+            self._update_metrics(y, y_pred.detach(), sw, mask, loss)
 
     @torch.no_grad()
     def _test_step(self, batch: Any) -> None:
+        parallel = self.__dict__.get("_parallel")
+        if parallel is not None and not parallel.current.rows:  # a stand-in row of an empty shard
+            return
         x, y, sw = batch
         y_pred, mask = map(_the_one, self._forward(x, training=False))
         loss = self._compute_loss(y, y_pred, sw, mask, training=False)
@@ -430,6 +470,9 @@ class Trainer:
         """Train for `epochs` epochs; returns a History whose `.history` holds the logs per epoch."""
         self._require_compiled("fit")
         verbose = _verbose(verbose)
+        parallel = self._begin_parallel()
+        if parallel is not None and parallel.world.rank:
+            verbose = 0  # only rank 0 prints
         if not isinstance(epochs, int) or epochs < 0 or initial_epoch < 0:
             raise ValueError(f"epochs and initial_epoch must be non-negative integers, got {epochs}, {initial_epoch}")
         device = self._device_for_training()
@@ -447,7 +490,7 @@ class Trainer:
                 raise ValueError("fit on a generator needs a built model: start the model with Input(shape=...) "
                                  "or give a dataset that can be iterated again (a DataLoader, a list)")
             x = _NamedBatches(x, self, class_weight, "fit")
-            train: Any = IterableBatches(x, steps_per_epoch)
+            train: Any = self._shard(IterableBatches(x, steps_per_epoch))
             if not self.built:
                 fx, _, _ = unpack(next(iter(x)))
                 self._maybe_build_from(fx if isinstance(fx, list) else [fx], not isinstance(fx, list))
@@ -462,7 +505,7 @@ class Trainer:
             out_shape = _sizes_from_targets(self._output_shape_for(xs, single), yt, self._loss_fn)
             losses_mod.check_targets(self._loss_fn, yt, out_shape)
             self._resolve_metrics(tuple(yt.shape), out_shape)
-            train = TensorBatches(xs, yt, sw, batch_size or 32, shuffle=shuffle, single_input=single)
+            train = self._shard(TensorBatches(xs, yt, sw, batch_size or 32, shuffle=shuffle, single_input=single))
             if steps_per_epoch is not None:
                 train = IterableBatches(_repeat(train), steps_per_epoch)
         if validation_data is not None:
@@ -471,7 +514,7 @@ class Trainer:
         self._prepare_training(device)
         train = train.to(device)
         if val_batches is not None:
-            val_batches = val_batches.to(device)
+            val_batches = self._shard(val_batches).to(device)
         history = callbacks_mod.History()
         cbs = CallbackList([*(callbacks or []), history, ProgressBar(verbose)], model=self,
                            params={"verbose": verbose, "epochs": epochs, "steps": len(train) or None})
@@ -481,12 +524,13 @@ class Trainer:
 
         def validate() -> dict[str, float]:
             return evaluate_loop(test_step=self._test_step, test_logs=self._logs, reset_metrics=self._reset_metrics,
-                                 data=val_batches, callbacks=cbs)
+                                 data=val_batches, callbacks=cbs, final_logs=self._final_logs)
 
         fit_loop(model=self, train_step=self._train_step, train_logs=self._logs, reset_metrics=self._reset_metrics,
                  train_data=train, epochs=epochs, initial_epoch=initial_epoch, callbacks=cbs,
                  validate=validate if val_batches is not None else None, validation_freq=validation_freq,
-                 stats=stats)
+                 stats=stats, final_logs=self._final_logs)
+        self._end_parallel()
         history.epoch_times = list(stats.epoch_seconds)
         history.loop_stats = stats.as_dict()
         self.history = history
@@ -509,6 +553,9 @@ class Trainer:
         """Loss and metrics on (x, y): a scalar without metrics, else [loss, *metrics] (or a dict)."""
         self._require_compiled("evaluate")
         verbose = _verbose(verbose)
+        parallel = self._begin_parallel()
+        if parallel is not None and parallel.world.rank:
+            verbose = 0  # only rank 0 prints
         if _is_sequence(x):
             x = _SequenceBatches(x, shuffle=False)
         if _is_batch_iterable(x):
@@ -523,11 +570,12 @@ class Trainer:
         device = self._device_for_training()
         self.to(device)
         self._regularized = False
-        data = data.to(device)
+        data = self._shard(data).to(device)
         cbs = CallbackList([*(callbacks or []), ProgressBar(verbose, mode="test")], model=self,
                            params={"verbose": verbose, "steps": len(data) or None})
         logs = evaluate_loop(test_step=self._test_step, test_logs=self._logs, reset_metrics=self._reset_metrics,
-                             data=data, callbacks=cbs)
+                             data=data, callbacks=cbs, final_logs=self._final_logs)
+        self._end_parallel()
         if return_dict:
             return logs
         values = [logs["loss"], *[logs[m.name] for m in self.compiled_metrics_list()]]
@@ -537,6 +585,9 @@ class Trainer:
                 callbacks: list | None = None) -> Any:
         """The model's outputs for x, as NumPy arrays (a list of arrays for several outputs)."""
         verbose = _verbose(verbose)
+        parallel = self._begin_parallel()
+        if parallel is not None and parallel.world.rank:
+            verbose = 0  # only rank 0 prints
         if _is_sequence(x):
             x = _SequenceBatches(x, shuffle=False)
         if _is_batch_iterable(x):
@@ -547,10 +598,13 @@ class Trainer:
             data = TensorBatches(xs, None, None, batch_size or 32, single_input=single)
         device = self._device_for_training()
         self.to(device)
-        data = data.to(device)
+        data = self._shard(data).to(device)
         cbs = CallbackList([*(callbacks or []), ProgressBar(verbose, mode="predict")], model=self,
                            params={"verbose": verbose, "steps": len(data) or None})
         outputs = predict_loop(predict_step=self._predict_step, data=data, callbacks=cbs)
+        if parallel is not None:  # every rank's shards, in the rows' order
+            outputs = parallel.gather(outputs, data)
+        self._end_parallel()
         first = outputs[0]
         if isinstance(first, dict):  # a dict of outputs: a dict of arrays, as Keras
             return {k: np.concatenate([o[k] for o in outputs]) for k in first}
