@@ -1,0 +1,87 @@
+"""A Keras-facade program for tests/train/test_distributed.py, run under torchrun with 2 processes and alone.
+
+`python distributed_program.py OUT_DIR` writes, as `OUT_DIR/<tag>.*` (tag "rank0", "rank1" or "single"):
+the weights after fit (.npz), fit's History, evaluate's and predict's results (.json / .npz), the calls
+that reached the .keras writer, and the rows each shard held per epoch; then the error a batch_size of 7
+gives. The model and data are seeded, so every process starts alike (DDP broadcasts rank 0's weights anyway).
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+torch.set_num_threads(1)
+
+from lstmkit import keras  # noqa: E402 (after the thread count and the backend)
+from lstmkit.keras.models import model as model_mod  # noqa: E402
+from lstmkit.train import TensorBatches, distributed  # noqa: E402
+
+N, T, VOCAB = 37, 5, 11  # validation_split 0.1 leaves 33 rows: global batches 8, 8, 8, 8, 1 (rank 1: empty)
+
+
+def main(out: str) -> None:
+    world = distributed.world()
+    tag = "single" if world is None else f"rank{world.rank}"
+    saves: list[str] = []
+    writer = model_mod.save_model
+
+    def counting_writer(model, filepath, **kwargs):  # every call that gets past Model.save's rank check
+        saves.append(os.path.basename(os.fspath(filepath)))
+        writer(model, filepath, **kwargs)
+
+    model_mod.save_model = counting_writer
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, VOCAB, size=(N, T))
+    y = (x.sum(axis=1) % 2).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((T,), dtype="int32"), keras.layers.Embedding(VOCAB, 4),
+                              keras.layers.LSTM(6), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="binary_crossentropy", metrics=["acc"])
+    checkpoint = keras.callbacks.ModelCheckpoint(os.path.join(out, "ckpt", "model-{epoch}.keras"))
+    history = model.fit(x, y, batch_size=8, epochs=3, validation_split=0.1, callbacks=[checkpoint], verbose=0)
+    np.savez(os.path.join(out, f"{tag}_weights.npz"), *model.get_weights())
+    evaluated = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
+    np.save(os.path.join(out, f"{tag}_predict.npy"), model.predict(x, batch_size=6, verbose=0))
+    with open(os.path.join(out, f"{tag}.json"), "w") as f:
+        json.dump({"history": history.history, "evaluate": evaluated, "saves": saves,
+                   "shards": shard_rows(world), "bad_batch": bad_batch(model, x, y)}, f)
+
+
+def shard_rows(world):
+    """The ids this process trains on, per data set, epoch and global batch (an empty shard's stand-in row
+    left out): 21 ids make global batches 8, 8, 5 (shards 3 and 2), 17 ids 8, 8, 1 (rank 1's last is empty)."""
+    found = {}
+    for n in (21, 17):
+        ids = torch.arange(n)
+        batches = TensorBatches([ids], ids, None, batch_size=8, shuffle=True)
+        torch.manual_seed(n)
+        if world is not None:
+            parallel = distributed.DataParallel(None, world)
+            batches = parallel.shard(batches)
+        epochs = []
+        for _ in range(2):
+            rows = []
+            for bx, by, _ in batches:
+                assert bx.tolist() == by.tolist()  # inputs and targets stay paired
+                if world is None or parallel.current.rows:
+                    rows.append(bx.tolist())
+            epochs.append(rows)
+        found[str(n)] = epochs
+    return found
+
+
+def bad_batch(model, x, y):
+    try:
+        model.fit(x, y, batch_size=7, epochs=1, verbose=0)
+    except ValueError as e:  # the message is the result the test checks
+        return str(e)
+    return None
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
