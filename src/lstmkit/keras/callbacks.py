@@ -1,5 +1,6 @@
 """Keras' callbacks: History, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, CSVLogger, LambdaCallback,
-LearningRateScheduler, TerminateOnNaN, ProgbarLogger; their rules follow Keras 3's code.
+LearningRateScheduler, TerminateOnNaN, ProgbarLogger, BackupAndRestore and TensorBoard (in tensorboard.py);
+their rules follow Keras 3's code.
 
 The base class and the call order live in `lstmkit.train.callbacks`.
 """
@@ -17,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from lstmkit.io import atomic_write_text
+from lstmkit.keras.tensorboard import TensorBoard
 from lstmkit.train.callbacks import Callback, CallbackList
 from lstmkit.train.distributed import is_chief
 from lstmkit.train.progress import ProgressBar
 
 __all__ = [
     "BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
-    "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TerminateOnNaN",
+    "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN",
 ]
 
 
