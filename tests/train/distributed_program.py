@@ -59,7 +59,7 @@ def shard_rows(world):
     for n in (21, 17):
         ids = torch.arange(n)
         batches = TensorBatches([ids], ids, None, batch_size=8, shuffle=True)
-        torch.manual_seed(n)
+        torch.manual_seed(n + (0 if world is None else world.rank))  # rank 1's own order must not be used
         if world is not None:
             parallel = distributed.DataParallel(None, world)
             batches = parallel.shard(batches)
