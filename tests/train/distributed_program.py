@@ -18,7 +18,7 @@ torch.set_num_threads(1)
 
 from lstmkit import keras  # noqa: E402 (after the thread count and the backend)
 from lstmkit.keras.models import model as model_mod  # noqa: E402
-from lstmkit.train import TensorBatches, distributed  # noqa: E402
+from lstmkit.train import TensorBatches, checkpoint, distributed  # noqa: E402
 
 N, T, VOCAB = 37, 5, 11  # validation_split 0.1 leaves 33 rows: global batches 8, 8, 8, 8, 1 (rank 1: empty)
 
@@ -34,6 +34,14 @@ def main(out: str) -> None:
         writer(model, filepath, **kwargs)
 
     model_mod.save_model = counting_writer
+    backups: list[str] = []
+    backup_writer = checkpoint.save
+
+    def counting_backup_writer(path, state):  # every call that gets past BackupAndRestore's rank check
+        backups.append(os.path.basename(os.fspath(path)))
+        backup_writer(path, state)
+
+    checkpoint.save = counting_backup_writer
 
     rng = np.random.default_rng(0)
     x = rng.integers(1, VOCAB, size=(N, T))
@@ -42,13 +50,17 @@ def main(out: str) -> None:
     model = keras.Sequential([keras.Input((T,), dtype="int32"), keras.layers.Embedding(VOCAB, 4),
                               keras.layers.LSTM(6), keras.layers.Dense(1, activation="sigmoid")])
     model.compile(optimizer=keras.optimizers.SGD(0.5), loss="binary_crossentropy", metrics=["acc"])
-    checkpoint = keras.callbacks.ModelCheckpoint(os.path.join(out, "ckpt", "model-{epoch}.keras"))
-    history = model.fit(x, y, batch_size=8, epochs=3, validation_split=0.1, callbacks=[checkpoint], verbose=0)
+    saver = keras.callbacks.ModelCheckpoint(os.path.join(out, "ckpt", "model-{epoch}.keras"))
+    backup = keras.callbacks.BackupAndRestore(os.path.join(out, "backup"), delete_checkpoint=False)
+    history = model.fit(x, y, batch_size=8, epochs=3, validation_split=0.1, callbacks=[saver, backup], verbose=0)
     np.savez(os.path.join(out, f"{tag}_weights.npz"), *model.get_weights())
     evaluated = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
     np.save(os.path.join(out, f"{tag}_predict.npy"), model.predict(x, batch_size=6, verbose=0))
+    # a second fit resumes from rank 0's backup on every rank: all 3 epochs are done, none is left to run
+    resumed = model.fit(x, y, batch_size=8, epochs=3, validation_split=0.1, callbacks=[saver, backup], verbose=0)
     with open(os.path.join(out, f"{tag}.json"), "w") as f:
-        json.dump({"history": history.history, "evaluate": evaluated, "saves": saves,
+        json.dump({"history": history.history, "evaluate": evaluated, "saves": saves, "backups": backups,
+                   "resumed": {"restored_epoch": backup.restored_epoch, "epochs_run": len(resumed.epoch)},
                    "shards": shard_rows(world), "bad_batch": bad_batch(model, x, y)}, f)
 
 

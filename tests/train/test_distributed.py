@@ -121,13 +121,20 @@ def test_history_and_evaluate_equal_on_both_ranks_and_to_one_process(runs):
         assert abs(acc * 33 - round(acc * 33)) < 1e-4
 
 
-def test_only_rank_zero_writes_the_checkpoints(runs):
+def test_only_rank_zero_writes_checkpoints_and_backups(runs):
     expected = ["model-1.keras", "model-2.keras", "model-3.keras"]
     assert runs["single"]["saves"] == expected
     assert runs["rank0"]["saves"] == expected
     assert runs["rank1"]["saves"] == []
     # exactly the finished files, no temporary or partial ones
     assert sorted(os.listdir(runs["folders"]["dual"] / "ckpt")) == expected
+    # BackupAndRestore: rank 0 writes the backup after each epoch; both ranks resume from it alike
+    assert runs["rank0"]["backups"] == runs["single"]["backups"] == ["checkpoint.safetensors"] * 3
+    assert runs["rank1"]["backups"] == []
+    assert sorted(os.listdir(runs["folders"]["dual"] / "backup")) == sorted(os.listdir(runs["folders"]["single"]
+                                                                                       / "backup"))
+    for tag in ("single", "rank0", "rank1"):
+        assert runs[tag]["resumed"] == {"restored_epoch": 3, "epochs_run": 0}, tag
 
 
 def test_a_global_batch_two_processes_cannot_split_is_an_error(runs):

@@ -15,6 +15,9 @@ The rules, those of Keras 3's distribution API (`keras.distribution.DataParallel
 - Losses and metrics are summed over ranks from their states (totals and counts) when an epoch or a pass
   ends (`reduce_states`); batch-level logs stay local, since the progress bar reads them on rank 0 alone.
 - Only rank 0 prints and writes files (`is_chief`).
+
+Left for later: `lstmkit run --nproc`, elastic restarts (torchrun --max-restarts), train_on_batch and
+per-batch callback decisions (they see this rank's logs) under several processes.
 """
 
 from __future__ import annotations
@@ -77,8 +80,9 @@ def world() -> World | None:
             raise RuntimeError(f"WORLD_SIZE={os.environ['WORLD_SIZE']} asks for data parallelism, but the "
                                f"environment lacks {missing}: start the program with torchrun (or set all of "
                                f"{list(TORCHRUN_ENV)})")
-        if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+        local_rank = int(os.environ["LOCAL_RANK"])
+        if torch.cuda.is_available() and local_rank < torch.cuda.device_count():  # NCCL: one GPU per process
+            torch.cuda.set_device(local_rank)
             dist.init_process_group("nccl")
         else:
             dist.init_process_group("gloo")

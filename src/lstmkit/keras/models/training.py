@@ -669,6 +669,7 @@ class Trainer:
     def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, class_weight: Any = None,
                        return_dict: bool = False) -> Any:
         self._require_compiled("train_on_batch")
+        self.__dict__.pop("_parallel", None)  # one process's step (a fit that failed may have left its context)
         xs, yt, sw, single = self._array_data(x, y, sample_weight, class_weight, "train_on_batch")
         self._maybe_build_from(xs, single)
         out_shape = self._output_shape_for(xs, single)
@@ -683,6 +684,7 @@ class Trainer:
 
     def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False) -> Any:
         self._require_compiled("test_on_batch")
+        self.__dict__.pop("_parallel", None)
         xs, yt, sw, single = self._array_data(x, y, sample_weight, None, "test_on_batch")
         self._maybe_build_from(xs, single)
         self._resolve_metrics(tuple(yt.shape), self._output_shape_for(xs, single))
