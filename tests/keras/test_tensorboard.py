@@ -100,6 +100,8 @@ def test_epoch_scalars_are_the_history(rng, tmp_path):
         assert [e.step for e in epochs] == [0, 1, 2]
         last = epochs[-1].histogram_value
         assert (last.num, last.min, last.max) == (value.size, float(value.min()), float(value.max())), name
+    # write_graph: the model's JSON, which TensorBoard's graph plugin draws
+    assert [e.tensor_proto.string_val for e in train.Tensors("keras")] == [[model.to_json().encode()]]
     # only the two event files, in log_dir, and the writers closed
     files = sorted(p.relative_to(tmp_path).parent.as_posix() for p in tmp_path.rglob("*") if p.is_file())
     assert files == ["logs/train", "logs/validation"]
@@ -121,15 +123,22 @@ def test_batch_scalars_every_update_freq_steps(rng, tmp_path):
 
 
 def test_weights_as_images(rng, tmp_path):
-    model, _, _ = _fit(lk, rng, tmp_path / "logs", histogram_freq=3, write_images=True)
+    x, y = _data(rng, 4)
+    model = lk.Sequential([lk.Input((5, 3)), lk.layers.LSTM(4), lk.layers.Dense(2), lk.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    board = lk.callbacks.TensorBoard(log_dir=str(tmp_path / "logs"), histogram_freq=3, write_images=True)
+    model.fit(x, y, batch_size=2, epochs=1, verbose=0, callbacks=[board])
     train = _read(tmp_path / "logs" / "train")
-    names = _weights(model)
-    # the Dense bias (1,) squeezes to a scalar, which Keras does not draw
-    assert sorted(train.Tags()["images"]) == sorted(f"{w}/image" for w in names[:4])
-    kernel = train.Images(f"{names[0]}/image")  # (3, 16): 16 wide, 3 high
-    assert [(e.step, e.width, e.height) for e in kernel] == [(0, 16, 3)]
-    # the Dense kernel (4, 1) squeezes to (4,), drawn as a bias: a column 4 high
-    assert [(e.width, e.height) for e in train.Images(f"{names[3]}/image")] == [(1, 4)]
+    lstm, dense, last = (f"{model.name}/{layer.name}" for layer in model.layers)
+    # the last bias (1,) squeezes to a scalar, which Keras does not draw
+    assert sorted(train.Tags()["images"]) == sorted(
+        [f"{lstm}/lstm_cell/{w}/image" for w in ("kernel", "recurrent_kernel", "bias")]
+        + [f"{dense}/kernel/image", f"{dense}/bias/image", f"{last}/kernel/image"])
+    size = {tag: [(e.step, e.width, e.height) for e in train.Images(tag)] for tag in train.Tags()["images"]}
+    assert size[f"{lstm}/lstm_cell/kernel/image"] == [(0, 16, 3)]  # (3, 16): its wider side across
+    assert size[f"{dense}/kernel/image"] == [(0, 4, 2)]  # (4, 2) is drawn transposed
+    assert size[f"{dense}/bias/image"] == [(0, 1, 2)]  # a bias: a column
+    assert size[f"{last}/kernel/image"] == [(0, 1, 2)]  # (2, 1) squeezes to a bias
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -115,7 +115,6 @@ class TensorBoard(Callback):
     # ----- the model
     def set_model(self, model: Any) -> None:
         super().set_model(model)
-        self._close_writers()
         if self.write_graph:
             self._write_model_json()
 
@@ -136,13 +135,10 @@ class TensorBoard(Callback):
         summary = Summary(value=[Summary.Value(tag="keras", metadata=metadata, tensor=tensor)])
         self._writer("train")._get_file_writer().add_summary(summary, global_step=0)
 
-    def _weight_name(self, weight: Any) -> str:
-        # Keras builds a Sequential's layers inside the model's name scope ("sequential/lstm/lstm_cell/kernel"),
-        # a functional model's outside it ("lstm/lstm_cell/kernel")
-        path = str(weight.path)
-        if type(self.model).__name__ == "Sequential" and not path.startswith(f"{self.model.name}/"):
-            path = f"{self.model.name}/{path}"
-        return path.replace(":", "_")
+    @staticmethod
+    def _weight_name(weight: Any) -> str:
+        """Keras' `weight.path` ("sequential/lstm/lstm_cell/kernel" in a Sequential), without ':'."""
+        return str(weight.path).replace(":", "_")
 
     def _iterations(self) -> int:
         return int(self.model.optimizer.iterations)
