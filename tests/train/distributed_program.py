@@ -7,6 +7,7 @@ gives. The model and data are seeded, so every process starts alike (DDP broadca
 """
 
 import json
+import math
 import os
 import sys
 
@@ -46,10 +47,7 @@ def main(out: str) -> None:
     rng = np.random.default_rng(0)
     x = rng.integers(1, VOCAB, size=(N, T))
     y = (x.sum(axis=1) % 2).astype("float32")
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((T,), dtype="int32"), keras.layers.Embedding(VOCAB, 4),
-                              keras.layers.LSTM(6), keras.layers.Dense(1, activation="sigmoid")])
-    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="binary_crossentropy", metrics=["acc"])
+    model = build()
     saver = keras.callbacks.ModelCheckpoint(os.path.join(out, "ckpt", "model-{epoch}.keras"))
     backup = keras.callbacks.BackupAndRestore(os.path.join(out, "backup"), delete_checkpoint=False)
     history = model.fit(x, y, batch_size=8, epochs=3, validation_split=0.1, callbacks=[saver, backup], verbose=0)
@@ -58,10 +56,40 @@ def main(out: str) -> None:
     np.save(os.path.join(out, f"{tag}_predict.npy"), model.predict(x, batch_size=6, verbose=0))
     # a second fit resumes from rank 0's backup on every rank: all 3 epochs are done, none is left to run
     resumed = model.fit(x, y, batch_size=8, epochs=3, validation_split=0.1, callbacks=[saver, backup], verbose=0)
+    np.savez(os.path.join(out, f"{tag}_sequence_weights.npz"), *fit_sequence(x, y, world))
     with open(os.path.join(out, f"{tag}.json"), "w") as f:
         json.dump({"history": history.history, "evaluate": evaluated, "saves": saves, "backups": backups,
                    "resumed": {"restored_epoch": backup.restored_epoch, "epochs_run": len(resumed.epoch)},
                    "shards": shard_rows(world), "bad_batch": bad_batch(model, x, y)}, f)
+
+
+class Batches:
+    """A Keras 2 Sequence: global batches of 8 rows by index (33 rows: the last batch has 1)."""
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __len__(self):
+        return math.ceil(len(self.x) / 8)
+
+    def __getitem__(self, i):
+        return self.x[8 * i:8 * (i + 1)], self.y[8 * i:8 * (i + 1)]
+
+
+def build():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((T,), dtype="int32"), keras.layers.Embedding(VOCAB, 4),
+                              keras.layers.LSTM(6), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="binary_crossentropy", metrics=["acc"])
+    return model
+
+
+def fit_sequence(x, y, world):
+    """Weights after 2 epochs on a Sequence read in shuffled order (each rank's generator seeded apart)."""
+    model = build()
+    torch.manual_seed(5 + (0 if world is None else world.rank))
+    model.fit(Batches(x[:33], y[:33]), epochs=2, shuffle=True, verbose=0)
+    return model.get_weights()
 
 
 def shard_rows(world):

@@ -68,8 +68,9 @@ def runs(tmp_path_factory):
     found = {}
     for tag, folder in (("single", single), ("rank0", dual), ("rank1", dual)):
         found[tag] = json.loads((folder / f"{tag}.json").read_text())
-        with np.load(folder / f"{tag}_weights.npz") as weights:
-            found[tag]["weights"] = [weights[k] for k in sorted(weights.files, key=lambda k: int(k.split("_")[1]))]
+        for name in ("weights", "sequence_weights"):
+            with np.load(folder / f"{tag}_{name}.npz") as weights:
+                found[tag][name] = [weights[k] for k in sorted(weights.files, key=lambda k: int(k.split("_")[1]))]
         found[tag]["predict"] = np.load(folder / f"{tag}_predict.npy")
     found["folders"] = {"single": single, "dual": dual}
     return found
@@ -86,6 +87,17 @@ def test_two_processes_train_the_one_process_weights(runs):
     assert rank0["predict"].shape == single["predict"].shape == (37, 1)
     np.testing.assert_array_equal(rank0["predict"], rank1["predict"])
     np.testing.assert_allclose(rank0["predict"], single["predict"], rtol=0, atol=ATOL)
+
+
+def test_a_shuffled_sequence_trains_the_one_process_weights(runs):
+    # a Keras 2 Sequence with shuffle=True: rank 0's order of its batches on every rank (rank 1's own
+    # generator is seeded apart), each batch cut in two
+    single, rank0, rank1 = runs["single"], runs["rank0"], runs["rank1"]
+    for w0, w1, ws, before in zip(rank0["sequence_weights"], rank1["sequence_weights"], single["sequence_weights"],
+                                  single["weights"]):
+        np.testing.assert_array_equal(w0, w1)
+        np.testing.assert_allclose(w0, ws, rtol=0, atol=ATOL)
+        assert not np.array_equal(ws, before)  # a run of its own, not the first fit's weights
 
 
 def test_shards_cover_each_example_once_per_epoch(runs):

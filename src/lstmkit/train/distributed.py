@@ -6,7 +6,9 @@ The rules, those of Keras 3's distribution API (`keras.distribution.DataParallel
 - `batch_size` is the global batch: rank r of N takes rows [lo_r, hi_r) of every global batch, with
   lo_r = r*b/N when N divides b (`shard_rows`); an array batch size N does not divide is an error.
 - The shuffled order of an epoch is drawn on rank 0 (with the same generator call one process makes) and
-  broadcast, so the shards of the N ranks together are exactly the one-process epoch.
+  broadcast, so the shards of the N ranks together are exactly the one-process epoch (arrays, and a Keras
+  `Sequence` with shuffle=True). Any other iterable of batches is read whole on every rank and each batch
+  cut into shards: its order is the program's, so a shuffling dataset must be seeded alike on every rank.
 - A last, smaller global batch is split as evenly as possible; rank r scales its loss by N*n_r/n before
   the backward pass, so DDP's average of the gradients is the gradient of the mean loss over the n rows.
   A rank left with no row (n < N) runs its step on one row of the batch with the loss scaled by 0, so
@@ -126,6 +128,20 @@ class Shard:
         return self.size * self.rows / self.global_rows
 
 
+def shared_randperm(n: int, world: World | None, device: torch.device | None = None) -> torch.Tensor:
+    """A random order of n items, the same on every rank: drawn on rank 0 (the call one process makes, so the
+    order is the one-process order) and broadcast."""
+    if world is None or world.rank == 0:
+        order = torch.randperm(n, device=device)
+    else:
+        order = torch.empty(n, dtype=torch.int64, device=device)
+    if world is None:
+        return order
+    shared = order.to(world.comm_device)
+    dist.broadcast(shared, src=0)
+    return shared.to(order.device)
+
+
 def _rows(batch: Any) -> int:
     x, y, _ = batch
     first = y if y is not None else (x[0] if isinstance(x, list) else x)
@@ -168,14 +184,7 @@ class ShardedBatches:
             return
         n = inner.samples
         devices = [t.device for t in (*inner.x, inner.y) if isinstance(t, torch.Tensor)]
-        device = devices[0] if devices else None
-        if self.world.rank == 0:  # the call TensorBatches makes in one process, so the order is the same
-            order = torch.randperm(n, device=device)
-        else:
-            order = torch.empty(n, dtype=torch.int64, device=device)
-        shared = order.to(self.world.comm_device)
-        dist.broadcast(shared, src=0)
-        order = shared.to(order.device)
+        order = shared_randperm(n, self.world, devices[0] if devices else None)  # as TensorBatches draws it
         for start in range(0, n, inner.batch_size):
             idx = order[start:start + inner.batch_size]
             yield idx, int(idx.shape[0])

@@ -50,7 +50,7 @@ from lstmkit.train import (
     split_from_end,
 )
 from lstmkit.train.data import to_tensor, unpack
-from lstmkit.train.distributed import DataParallel, check_global_batch, data_parallel
+from lstmkit.train.distributed import DataParallel, World, check_global_batch, data_parallel, shared_randperm
 
 
 def _verbose(verbose: Any) -> int:
@@ -81,17 +81,17 @@ def _legacy(what: str, instead: str) -> None:
 
 class _SequenceBatches:
     """A Keras 2 `Sequence` as an iterable: its batches in order (shuffled each pass when `shuffle`), then
-    its `on_epoch_end()`."""
+    its `on_epoch_end()`. Under data parallelism (`world`) every rank takes rank 0's order."""
 
-    def __init__(self, sequence: Any, shuffle: bool) -> None:
-        self.sequence, self.shuffle = sequence, bool(shuffle)
+    def __init__(self, sequence: Any, shuffle: bool, world: World | None = None) -> None:
+        self.sequence, self.shuffle, self.world = sequence, bool(shuffle), world
 
     def __len__(self) -> int:
         return len(self.sequence)
 
     def __iter__(self) -> Iterator[Any]:
         n = len(self.sequence)
-        order = torch.randperm(n).tolist() if self.shuffle else range(n)
+        order = shared_randperm(n, self.world).tolist() if self.shuffle else range(n)
         for i in order:
             yield self.sequence[i]
         if callable(getattr(self.sequence, "on_epoch_end", None)):
@@ -479,7 +479,7 @@ class Trainer:
         val_batches = None
         source = x  # the data as given: BackupAndRestore saves its state (a dataset's shuffling generator)
         if _is_sequence(x):
-            x = _SequenceBatches(x, shuffle)
+            x = _SequenceBatches(x, shuffle, None if parallel is None else parallel.world)
         if _is_batch_iterable(x):
             if y is not None or validation_split:
                 raise ValueError("with x given as an iterable of batches, y and validation_split must not be given")
