@@ -25,8 +25,10 @@ N, T, VOCAB = 37, 5, 11  # validation_split 0.1 leaves 33 rows: global batches 8
 
 
 def main(out: str) -> None:
-    world = distributed.world()
+    keras.distribution.set_distribution(keras.distribution.DataParallel())  # as a Keras 3 program; torchrun's
+    world = distributed.world()                                               # environment alone would do
     tag = "single" if world is None else f"rank{world.rank}"
+    devices = keras.distribution.distribution().devices
     saves: list[str] = []
     writer = model_mod.save_model
 
@@ -58,7 +60,7 @@ def main(out: str) -> None:
     resumed = model.fit(x, y, batch_size=8, epochs=3, validation_split=0.1, callbacks=[saver, backup], verbose=0)
     np.savez(os.path.join(out, f"{tag}_sequence_weights.npz"), *fit_sequence(x, y, world))
     with open(os.path.join(out, f"{tag}.json"), "w") as f:
-        json.dump({"history": history.history, "evaluate": evaluated, "saves": saves, "backups": backups,
+        json.dump({"devices": devices, "history": history.history, "evaluate": evaluated, "saves": saves, "backups": backups,
                    "resumed": {"restored_epoch": backup.restored_epoch, "epochs_run": len(resumed.epoch)},
                    "shards": shard_rows(world), "bad_batch": bad_batch(model, x, y)}, f)
 

@@ -156,6 +156,25 @@ def test_a_global_batch_two_processes_cannot_split_is_an_error(runs):
     assert runs["single"]["bad_batch"] is None  # one process takes any batch size
 
 
+def test_keras_distribution_names_one_device_per_process(runs):
+    assert runs["single"]["devices"] == ["cpu:0"]
+    assert runs["rank0"]["devices"] == runs["rank1"]["devices"] == ["cpu:0", "cpu:1"]
+
+
+def test_keras_distribution_refuses_what_it_does_not_support():
+    from lstmkit.keras import distribution
+
+    with pytest.raises(TypeError, match="takes a DataParallel or None, got str"):
+        distribution.set_distribution("data_parallel")
+    with pytest.raises(ValueError, match=r"DataParallel\(device_mesh=\.\.\.\) is not supported"):
+        distribution.DataParallel(device_mesh=object())
+    with pytest.raises(ValueError, match=r"one device per process: this group has 1 \(\['cpu:0'\]\), got 2"):
+        distribution.DataParallel(devices=["cpu:0", "cpu:1"])
+    with pytest.raises(ValueError, match="auto_shard_dataset=False"):
+        distribution.DataParallel(auto_shard_dataset=False)
+    assert distribution.distribution() is None  # nothing was set in this process
+
+
 def test_shard_rows_split_a_batch_as_evenly_as_possible():
     assert [shard_rows(8, r, 2) for r in range(2)] == [(0, 4), (4, 8)]
     assert [shard_rows(5, r, 2) for r in range(2)] == [(0, 3), (3, 5)]

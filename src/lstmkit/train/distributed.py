@@ -82,9 +82,10 @@ def world() -> World | None:
             raise RuntimeError(f"WORLD_SIZE={os.environ['WORLD_SIZE']} asks for data parallelism, but the "
                                f"environment lacks {missing}: start the program with torchrun (or set all of "
                                f"{list(TORCHRUN_ENV)})")
-        local_rank = int(os.environ["LOCAL_RANK"])
-        if torch.cuda.is_available() and local_rank < torch.cuda.device_count():  # NCCL: one GPU per process
-            torch.cuda.set_device(local_rank)
+        local_size = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"]))
+        # NCCL needs a GPU of its own per process; every rank of a node decides alike, or the group hangs
+        if torch.cuda.is_available() and local_size <= torch.cuda.device_count():
+            torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
             dist.init_process_group("nccl")
         else:
             dist.init_process_group("gloo")
