@@ -2,12 +2,21 @@
 fit's logs exactly, at Keras' steps and under Keras' tags and folders; the layout test runs on Keras too
 (its TensorBoard writes through tf.summary, so that side needs TensorFlow)."""
 
+import importlib.util
 import sys
 
 import numpy as np
 import pytest
 
 import lstmkit.keras as lk
+
+if importlib.util.find_spec("tensorflow") is not None:
+    # Keras' TensorBoard (the parity side) writes with tf.summary. TensorFlow is imported here, at collection,
+    # before an lstmkit TensorBoard is made in this process: one made first, with TensorFlow not yet imported,
+    # switches TensorBoard to its TF-free file access, and tf.summary then finds no TensorFlow 2 (see
+    # lstmkit/keras/tensorboard.py). keras first: it loads triton, without which TF 2.21 aborts after torch.
+    import keras  # noqa: F401
+    import tensorflow  # noqa: F401
 
 
 def _weights(model):
@@ -120,6 +129,16 @@ def test_batch_scalars_every_update_freq_steps(rng, tmp_path):
     val = _read(tmp_path / "logs" / "validation")  # validation batches 1, 2, 3: only the third is recorded
     assert [(e.step, e.value) for e in val.Scalars("evaluation_loss_vs_iterations")] == \
         [(12, history.history["val_loss"][2])]
+
+
+def test_evaluate_after_fit_writes_and_closes(rng, tmp_path):
+    model, _, board = _fit(lk, rng, tmp_path / "logs")
+    vx, vy = _data(rng, 4)
+    loss, acc = model.evaluate(vx, vy, batch_size=4, verbose=0, callbacks=[board])
+    val = _read(tmp_path / "logs" / "validation")  # the fit's file and the evaluation's
+    assert [(e.step, e.value) for e in val.Scalars("evaluation_loss_vs_iterations")][-1] == (12, loss)
+    assert [(e.step, e.value) for e in val.Scalars("evaluation_acc_vs_iterations")][-1] == (12, acc)
+    assert board._writers == {}
 
 
 def test_weights_as_images(rng, tmp_path):

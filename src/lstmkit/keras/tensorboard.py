@@ -50,7 +50,9 @@ def _summary_writer_class() -> Any:
         # TensorBoard's writer imports TensorFlow when it is installed, only for file access that its own stub
         # does as well; the empty module `tensorboard.compat.notf` is TensorBoard's switch to the stub. TensorFlow
         # is never needed to write event files, its import takes seconds, and TensorFlow 2.21 imported after torch
-        # 2.13 aborts the process ("LLVM ERROR: inconsistency in registered CommandLine options").
+        # 2.13 aborts the process ("LLVM ERROR: inconsistency in registered CommandLine options"). The switch
+        # holds for the process: tf.summary (Keras' own TensorBoard) used after it finds no TensorFlow 2, so a
+        # program using both imports tensorflow before making this callback.
         sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
     try:
         from torch.utils.tensorboard import SummaryWriter
