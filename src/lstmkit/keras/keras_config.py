@@ -78,16 +78,19 @@ def _json_shape(shape: Any) -> Any:
     return [_json_shape(s) for s in shape] if isinstance(shape, list) else list(shape)
 
 
+def is_model_class(model: Any, module: str, name: str) -> bool:
+    """Whether `model` is an lstmkit.keras Sequential or Functional (by class identity in its MRO, not by
+    import: the model modules import the saving code that imports this one)."""
+    return any(c.__name__ == name and c.__module__ == f"lstmkit.keras.models.{module}" for c in type(model).__mro__)
+
+
 def keras_model_config(model: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """The model's config.json in Keras 3's schema, and the lstmkit-only options by layer path."""
-    from lstmkit.keras.models.functional import Functional
-    from lstmkit.keras.models.sequential import Sequential
-
     options: dict[str, dict[str, Any]] = {}
     cfg = model.get_config()
     by_name = {layer.name: layer for layer in model.layers}
     config: dict[str, Any] = {k: v for k, v in cfg.items() if k not in ("layers", "nodes", "inputs", "outputs")}
-    if isinstance(model, Sequential):
+    if is_model_class(model, "sequential", "Sequential"):
         layers = []
         for i, spec in enumerate(cfg["layers"]):
             batch_shape = spec["config"].get("batch_input_shape")
@@ -103,7 +106,7 @@ def keras_model_config(model: Any) -> tuple[dict[str, Any], dict[str, dict[str, 
         if config.get("build_input_shape") is not None:
             out["build_config"] = {"input_shape": config["build_input_shape"]}
         return out, options
-    if not isinstance(model, Functional):
+    if not is_model_class(model, "functional", "Functional"):
         raise ValueError(f"only Sequential and functional models can be written in Keras' format, got "
                          f"{type(model).__name__}")
     nodes = [t.node for t in model._input_tensors] + list(model._nodes)

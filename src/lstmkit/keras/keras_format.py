@@ -40,6 +40,7 @@ from lstmkit.errors import FileFormatError
 from lstmkit.keras.keras_config import (
     CONFIG,
     LSTMKIT_ONLY,
+    is_model_class,
     keras_compile_config,
     keras_model_config,
 )
@@ -62,8 +63,6 @@ def saveables(layer: Layer, path: str = "") -> list[tuple[str, Layer]]:
     from lstmkit.keras.layers.recurrent import RNN
     from lstmkit.keras.layers.rnn_cells import StackedRNNCells
     from lstmkit.keras.layers.wrappers import Bidirectional, TimeDistributed
-    from lstmkit.keras.models.functional import Functional
-    from lstmkit.keras.models.sequential import Sequential
 
     def join(child: str) -> str:
         return f"{path}/{child}" if path else child
@@ -82,9 +81,9 @@ def saveables(layer: Layer, path: str = "") -> list[tuple[str, Layer]]:
         return out
 
     out = [(path, layer)]
-    if isinstance(layer, Sequential):
+    if is_model_class(layer, "sequential", "Sequential"):
         children = by_class([lay for lay in layer.layers if not isinstance(lay, InputLayer)], "layers")
-    elif isinstance(layer, Functional):
+    elif is_model_class(layer, "functional", "Functional"):
         children = by_class(list(layer.layers), "layers")
     elif isinstance(layer, Bidirectional):
         children = [(join("forward_layer"), layer.forward_layer), (join("backward_layer"), layer.backward_layer)]
