@@ -7,7 +7,6 @@ without it ends in one line saying how to install it.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from lstmkit.export.errors import ExportError, MissingDependency
+from lstmkit.io import atomic_write_bytes
 
 DEFAULT_OPSET = 17  # LSTM/GRU/RNN have had their present form since opset 14; onnxruntime 1.20+ runs 17 everywhere
 MIN_OPSET = 14  # GRU linear_before_reset and LSTM layout as today, Reshape allowzero, Squeeze axes as an input
@@ -114,14 +114,4 @@ def write_whole(data: bytes, path: str | os.PathLike) -> Path:
         raise ExportError(f"{target} is a folder; expected the path of the .onnx file to write")
     if not target.parent.is_dir():
         raise ExportError(f"{target}: the folder {target.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return target
+    return atomic_write_bytes(target, data)
