@@ -11,6 +11,7 @@ from packaging.version import Version
 
 import lstmkit.keras as lk
 from lstmkit.keras import backend as K
+from tests.keras.programs.book import generator
 from tests.tolerances import KERAS_TOL
 
 N, T, F, BATCH = 24, 5, 3, 6
@@ -306,29 +307,6 @@ def test_model_checkpoint_takes_keras_2s_h5_weight_names_with_a_warning(tmp_path
 
 
 # ----- a Keras 2 program from the book, with only its imports changed ----------------------------------
-def book_generator(data, lookback, delay, min_index, max_index, shuffle=False, batch_size=128, step=6):
-    """Deep Learning with Python (1st edition, 6.3), as printed: batches of past windows and the target
-    `delay` steps later."""
-    if max_index is None:
-        max_index = len(data) - delay - 1
-    i = min_index + lookback
-    while 1:
-        if shuffle:
-            rows = np.random.randint(min_index + lookback, max_index, size=batch_size)
-        else:
-            if i + batch_size >= max_index:
-                i = min_index + lookback
-            rows = np.arange(i, min(i + batch_size, max_index))
-            i += len(rows)
-        samples = np.zeros((len(rows), lookback // step, data.shape[-1]))
-        targets = np.zeros((len(rows),))
-        for j, row in enumerate(rows):  # noqa: B007 - the book's loop, as printed
-            indices = range(rows[j] - lookback, rows[j], step)
-            samples[j] = data[indices]
-            targets[j] = data[rows[j] + delay][1]
-        yield samples, targets
-
-
 def temperatures():
     """Melbourne's daily minimum temperatures (real data), normalised, with the day of the year beside."""
     import csv
@@ -346,9 +324,9 @@ def run_book_program(lib, initial_weights=None):
     from_keras_2 = lib is lk  # Keras 3 has no fit_generator: its program is written with fit
     float_data = temperatures()
     lookback, step, delay, batch_size = 30, 3, 1, 32
-    train_gen = book_generator(float_data, lookback, delay, 0, 2000, batch_size=batch_size, step=step)
-    val_gen = book_generator(float_data, lookback, delay, 2001, 2500, step=step, batch_size=batch_size)
-    fresh_val_gen = book_generator(float_data, lookback, delay, 2001, 2500, step=step, batch_size=batch_size)
+    train_gen = generator(float_data, lookback, delay, 0, 2000, batch_size=batch_size, step=step)
+    val_gen = generator(float_data, lookback, delay, 2001, 2500, step=step, batch_size=batch_size)
+    fresh_val_gen = generator(float_data, lookback, delay, 2001, 2500, step=step, batch_size=batch_size)
     model = lib.Sequential()
     model.add(lib.Input((None, float_data.shape[-1])))
     model.add(lib.layers.GRU(8))

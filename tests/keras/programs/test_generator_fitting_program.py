@@ -8,30 +8,10 @@ import numpy as np
 import pytest
 
 import lstmkit.keras
+from tests.keras.programs.book import generator
 from tests.keras.programs.real_data import beijing_weather
 
 lookback, step, delay, batch_size = 72, 3, 6, 64
-
-
-def generator(data, lookback, delay, min_index, max_index, shuffle=False, batch_size=128, step=6, reverse=False):
-    if max_index is None:
-        max_index = len(data) - delay - 1
-    i = min_index + lookback
-    while 1:
-        if shuffle:
-            rows = np.random.randint(min_index + lookback, max_index, size=batch_size)
-        else:
-            if i + batch_size >= max_index:
-                i = min_index + lookback
-            rows = np.arange(i, min(i + batch_size, max_index))
-            i += len(rows)
-        samples = np.zeros((len(rows), lookback // step, data.shape[-1]))
-        targets = np.zeros((len(rows),))
-        for j, row in enumerate(rows):
-            indices = range(row - lookback, row, step)
-            samples[j] = data[indices]
-            targets[j] = data[row + delay][1]
-        yield (samples[:, ::-1, :] if reverse else samples), targets
 
 
 @pytest.fixture(scope="module")
