@@ -11,11 +11,8 @@ import torch
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every Keras test on one torch thread (the `one_thread` fixture of tests/conftest.py)."""
 
 
 @pytest.fixture

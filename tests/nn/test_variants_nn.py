@@ -16,13 +16,7 @@ from tests.tolerances import assert_close
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny shapes: on a shared 2-core machine more threads made these tests 50x slower (gradcheck 0.4 s -> 33 s)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny shapes (tests/conftest.py)
 ALL_LSTM = dict(peephole=True, layer_norm=True, zoneout_h=0.3, zoneout_c=0.4, learn_initial_state=True)
 ALL_GRU = dict(layer_norm=True, zoneout_h=0.3, learn_initial_state=True)
 
