@@ -377,7 +377,7 @@ def test_an_empty_library_without_record_is_rebuilt(built):
 def test_a_library_that_still_fails_after_one_rebuild_turns_the_fast_path_off_naming_the_file(built, monkeypatch):
     directory, library = built
 
-    def broken_compile(cxx, out):  # writes a library with a valid record that is not a shared object
+    def broken_compile(cxx, out, source_path):  # writes a library with a valid record that is not a shared object
         tmp = out.with_name(out.name + ".new")
         tmp.write_bytes(b"not an ELF file")
         build._write_record(out, tmp)

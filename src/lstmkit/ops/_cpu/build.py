@@ -29,8 +29,10 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import torch
 
@@ -43,14 +45,16 @@ _BASE_FLAGS = ["-O3", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno", "-fno
 _FLAG_SETS = [["-march=native", "-fopenmp"], ["-fopenmp"], []]
 
 
+L = TypeVar("L")
+
 _CTYPES = {"i32": ctypes.c_int32, "i64": ctypes.c_int64, "ptr": ctypes.c_void_p}
 
 
-def _abi_version(source: bytes) -> int:
-    """The `LK_ABI_VERSION` that rnn_kernels.cpp defines: the one place the number is written."""
+def _abi_version(source: bytes, path: Path = SOURCE) -> int:
+    """The `LK_ABI_VERSION` that a kernel source defines: the one place the number is written."""
     found = re.search(rb"^#define LK_ABI_VERSION (\d+)$", source, re.MULTILINE)
     if found is None:
-        raise RuntimeError(f"{SOURCE} defines no LK_ABI_VERSION")
+        raise RuntimeError(f"{path} defines no LK_ABI_VERSION")
     return int(found.group(1))
 
 
@@ -256,18 +260,20 @@ def _remove_stale_temporaries(directory: Path, older_than_s: float = 3600.0) -> 
             continue  # another process removed or is replacing it
 
 
-def _load_checked(out: Path, source: bytes) -> Kernel:
-    """Load the library at `out` after checking it against its record; raises RuntimeError or OSError."""
+def _load_checked(out: Path, source: bytes, path: Path, wrap: Callable[[ctypes.CDLL], L]) -> L:
+    """Load the library at `out` after checking it against its record and wrap it; raises RuntimeError
+    or OSError (or whatever `wrap` raises on a library that does not describe itself as expected)."""
     reason = _check_record(out)
     if reason is not None:
         raise RuntimeError(reason)
     lib = ctypes.CDLL(str(out))
-    if lib.lk_abi_version() != _abi_version(source):
-        raise RuntimeError(f"library {out} has ABI {lib.lk_abi_version()}, expected {_abi_version(source)}")
-    return Kernel(lib)
+    expected = _abi_version(source, path)
+    if lib.lk_abi_version() != expected:
+        raise RuntimeError(f"library {out} has ABI {lib.lk_abi_version()}, expected {expected}")
+    return wrap(lib)
 
 
-def _compile(cxx: str, out: Path) -> tuple[list[str], float]:
+def _compile(cxx: str, out: Path, source_path: Path = SOURCE) -> tuple[list[str], float]:
     """Compile to a temporary file beside `out`, then move it into place. Returns (flags, seconds)."""
     errors = []
     for extra in _FLAG_SETS:
@@ -276,7 +282,8 @@ def _compile(cxx: str, out: Path) -> tuple[list[str], float]:
         os.close(fd)
         t0 = time.perf_counter()
         try:
-            proc = subprocess.run([cxx, *flags, str(SOURCE), "-o", tmp], capture_output=True, text=True, timeout=300)
+            proc = subprocess.run([cxx, *flags, str(source_path), "-o", tmp], capture_output=True, text=True,
+                                  timeout=300)
             if proc.returncode == 0:
                 # the record first, then the library: a kill between the two leaves a record without its
                 # library, or a library its record does not match, and either is rebuilt
@@ -292,16 +299,20 @@ def _compile(cxx: str, out: Path) -> tuple[list[str], float]:
     raise RuntimeError("the compiler failed: " + " | ".join(errors))
 
 
-def build(cxx: str | None = None, directory: Path | None = None) -> tuple[Kernel | None, BuildInfo]:
-    """Build (or find in the cache) and load the kernel library. Never raises: on failure returns
-    (None, info) with `info.reason` saying why."""
+def build_library(source_path: Path, wrap: Callable[[ctypes.CDLL], L], cxx: str | None = None,
+                  directory: Path | None = None) -> tuple[L | None, BuildInfo]:
+    """Build (or find in the cache) the library of one kernel source, load it and wrap it. Never raises:
+    on failure returns (None, info) with `info.reason` saying why. The source must define
+    `LK_ABI_VERSION` and export `lk_abi_version()`; if it exports `lk_set_blas`, it is handed torch's
+    BLAS. `rnn_kernels.cpp` is one such source; the other CPU kernels (scans, the sLSTM) use the same
+    cache, record and rebuild rules."""
     info = BuildInfo()
     cxx = cxx or _compiler()
     if cxx is None:
         info.reason = f"no C++ compiler found (looked for {os.environ.get('CXX', 'c++')!r}; set CXX to use another)"
         return None, info
     try:
-        source = SOURCE.read_bytes()
+        source = source_path.read_bytes()
     except OSError as e:
         info.reason = f"kernel source missing: {e}"
         return None, info
@@ -309,15 +320,15 @@ def build(cxx: str | None = None, directory: Path | None = None) -> tuple[Kernel
         source, cxx.encode(), _compiler_version(cxx).encode(), repr((_BASE_FLAGS, _FLAG_SETS)).encode(),
         _cpu_identity().encode()])).hexdigest()[:16]
     directory = directory or cache_dir()
-    out = directory / f"rnn_kernels-{key}.so"
+    out = directory / f"{source_path.stem}-{key}.so"
     try:
         directory.mkdir(parents=True, exist_ok=True)
         _remove_stale_temporaries(directory)
         if not out.exists():
-            info.flags, info.compile_seconds = _compile(cxx, out)
+            info.flags, info.compile_seconds = _compile(cxx, out, source_path)
             info.compiled_now = True
         try:
-            kernel = _load_checked(out, source)
+            wrapped = _load_checked(out, source, source_path, wrap)
         except (OSError, RuntimeError, AttributeError) as e:
             if info.compiled_now:
                 raise
@@ -325,38 +336,61 @@ def build(cxx: str | None = None, directory: Path | None = None) -> tuple[Kernel
             info.rebuilt_because = str(e)
             for path in (out, _record_path(out)):
                 path.unlink(missing_ok=True)
-            info.flags, info.compile_seconds = _compile(cxx, out)
+            info.flags, info.compile_seconds = _compile(cxx, out, source_path)
             info.compiled_now = True
-            kernel = _load_checked(out, source)
+            wrapped = _load_checked(out, source, source_path, wrap)
     except (OSError, RuntimeError, AttributeError) as e:
         info.reason = f"{e} (library {out})" if str(out) not in str(e) else str(e)
         if info.rebuilt_because:
             info.reason += f"; it was rebuilt once because {info.rebuilt_because}"
         return None, info
-    lib = kernel._lib
-    sgemm, dgemm = _blas_addresses()
-    lib.lk_set_blas(ctypes.c_void_p(sgemm), ctypes.c_void_p(dgemm))
-    info.loaded, info.path, info.blas = True, str(out), sgemm is not None
-    return kernel, info
+    lib = ctypes.CDLL(str(out))
+    info.blas = False
+    if hasattr(lib, "lk_set_blas"):
+        sgemm, dgemm = _blas_addresses()
+        lib.lk_set_blas(ctypes.c_void_p(sgemm), ctypes.c_void_p(dgemm))
+        info.blas = sgemm is not None
+    info.loaded, info.path = True, str(out)
+    return wrapped, info
+
+
+def build(cxx: str | None = None, directory: Path | None = None) -> tuple[Kernel | None, BuildInfo]:
+    """Build (or find in the cache) and load the recurrence kernel library (`rnn_kernels.cpp`)."""
+    return build_library(SOURCE, Kernel, cxx, directory)
 
 
 _LOCK = threading.Lock()
-_STATE: dict[str, tuple[Kernel | None, BuildInfo]] = {}
+_STATE: dict[Path, tuple[Any, BuildInfo]] = {}
+
+
+def load_library(source_path: Path, wrap: Callable[[ctypes.CDLL], L]) -> L | None:
+    """The process-wide wrapped library of `source_path`, built on the first call; None (after one
+    warning naming the source) if it cannot be."""
+    with _LOCK:
+        if source_path not in _STATE:
+            wrapped, info = build_library(source_path, wrap)
+            _STATE[source_path] = (wrapped, info)
+            if wrapped is None:
+                warnings.warn(
+                    f"lstmkit: the compiled CPU kernel {source_path.name} is unavailable ({info.reason}); "
+                    "using the slower pure-PyTorch loops", RuntimeWarning, stacklevel=3)
+        return cast("L | None", _STATE[source_path][0])
+
+
+def library_info(source_path: Path) -> BuildInfo:
+    """What happened when `source_path`'s library was built or loaded (by `load_library`)."""
+    with _LOCK:
+        known = source_path in _STATE
+    if not known:
+        raise RuntimeError(f"internal error: {source_path.name} has not been loaded; call load_library first")
+    return _STATE[source_path][1]
 
 
 def load() -> Kernel | None:
-    """The process-wide kernel, built on the first call; None (after one warning) if it cannot be."""
-    with _LOCK:
-        if "kernel" not in _STATE:
-            kernel, info = build()
-            _STATE["kernel"] = (kernel, info)
-            if kernel is None:
-                warnings.warn(
-                    f"lstmkit: the compiled CPU kernel is unavailable ({info.reason}); "
-                    "using the slower pure-PyTorch loops", RuntimeWarning, stacklevel=3)
-        return _STATE["kernel"][0]
+    """The process-wide recurrence kernel, built on the first call; None (after one warning) if it cannot be."""
+    return load_library(SOURCE, Kernel)
 
 
 def info() -> BuildInfo:
     load()
-    return _STATE["kernel"][1]
+    return _STATE[SOURCE][1]
