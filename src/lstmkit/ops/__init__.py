@@ -21,10 +21,11 @@ from lstmkit.ops.dispatch import (
 )
 from lstmkit.ops.dropout import dropout_mask
 from lstmkit.ops.min_rnn import min_gru, min_lstm
+from lstmkit.ops.slstm import slstm
 
 __all__ = [
     "BACKENDS", "Backend", "RecurrenceCall", "backends", "cpu_kernel_info", "dropout_mask", "get_activation", "gru",
-    "lstm", "min_gru", "min_lstm", "register_backend", "run", "select_backend", "simple_rnn", "tracing",
+    "lstm", "min_gru", "min_lstm", "register_backend", "run", "select_backend", "simple_rnn", "slstm", "tracing",
 ]
 
 
