@@ -15,7 +15,7 @@ def test_recall_run_writes_metrics_and_plot(tmp_path, capsys):
     assert main(["run", "memory", "--lengths", "3", "5", *TINY, "--symbols", "4", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     rows = metrics["results"]
-    assert [(r["model"], r["length"]) for r in rows] == [(m, n) for n in (3, 5) for m in ("simple_rnn", "lstm", "gru")]
+    assert [(r["model"], r["length"]) for r in rows] == [(m, n) for n in (3, 5) for m in ("simple_rnn", "lstm", "gru", "ln_lstm")]
     for r in rows:
         assert 0.0 <= r["accuracy"] <= 1.0 and r["chance_accuracy"] == 0.25 and 1 <= r["steps"] <= 4
         # 40 held-out sequences: the accuracy is a whole number of them
@@ -53,7 +53,7 @@ def test_several_seeds_are_listed_and_summarised(tmp_path):
 
 def test_quick_config_runs_the_reduced_lengths():
     c = memory.Config(quick=True)
-    assert c.lengths == [10, 60] and c.steps <= 200 and c.models == ["simple_rnn", "lstm", "gru"]
+    assert c.lengths == [10, 60] and c.steps <= 200 and c.models == ["simple_rnn", "lstm", "gru", "ln_lstm"]
     assert memory.Config(task="adding").goal == 0.95 and memory.Config().goal == 0.99
 
 

@@ -45,7 +45,8 @@ def check_backend(backend: str) -> None:
 
 
 # ----- imdb ---------------------------------------------------------------------------------------
-IMDB_MODELS = ["simplernn", "lstm", "gru", "bilstm", "stacked-lstm", "conv1d", "conv1d-lstm", "mingru", "minlstm"]
+IMDB_MODELS = ["simplernn", "lstm", "gru", "bilstm", "stacked-lstm", "conv1d", "conv1d-lstm", "mingru", "minlstm",
+               "ln-lstm"]
 SOURCES = ["indices", "text"]
 # The shortest review length each convolutional body can read: Conv1D(7) -> MaxPool(5) -> Conv1D(7)
 # needs (L - 6) // 5 >= 7; Conv1D(7) -> MaxPool(5) -> LSTM needs (L - 6) // 5 >= 1.
@@ -201,10 +202,15 @@ class PosConfig(RunConfig):
 
 
 # ----- memory -------------------------------------------------------------------------------------
+# memory_names.MODELS (the recurrences of lstmkit.insight.tasks) and the layer-norm LSTM (issue 19), which the
+# experiment builds as the LSTM of the same seed with layer_norm=True (lstmkit.experiments.memory.build)
+MEMORY_MODELS = (*memory_names.MODELS, "ln_lstm")
+
+
 @dataclass
 class MemoryConfig(RunConfig):
     experiment = "memory"
-    model: str = field(default="all", metadata={"choices": ["all", *memory_names.MODELS],
+    model: str = field(default="all", metadata={"choices": ["all", *MEMORY_MODELS],
                                                 "help": "which recurrence"})
     epochs: int = field(default=1, metadata={"help": "does not apply (refused): training runs --steps batches of "
                                              "fresh sequences"})
@@ -254,7 +260,7 @@ class MemoryConfig(RunConfig):
 
     @property
     def models(self) -> list[str]:
-        return list(memory_names.MODELS) if self.model == "all" else [self.model]
+        return list(MEMORY_MODELS) if self.model == "all" else [self.model]
 
     @property
     def goal(self) -> float:

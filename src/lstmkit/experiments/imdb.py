@@ -53,6 +53,8 @@ def build(config: Config) -> Any:
                                 layers.LSTM(u, backend=backend)],
         "mingru": lambda: [layers.MinGRU(u)],  # Feng et al. 2024: gates from x_t alone, one scan per sequence
         "minlstm": lambda: [layers.MinLSTM(u)],
+        # Ba, Kiros & Hinton 2016: LN on both projections and on the cell state (an lstmkit extension of Keras' LSTM)
+        "ln-lstm": lambda: [layers.LSTM(u, layer_norm=True, backend=backend)],
     }[config.model]()
     model = Sequential([layers.Input(shape=(config.maxlen,), dtype="int32"), layers.Embedding(config.num_words, 32),
                         *body, layers.Dense(1, activation="sigmoid")], name=f"imdb_{config.model.replace('-', '_')}")

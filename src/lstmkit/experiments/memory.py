@@ -1,5 +1,5 @@
-"""Long-range memory: can SimpleRNN, LSTM and GRU of the same hidden size carry one symbol (or two
-numbers) across L distractor steps? One model per length, trained with Adam on fresh sequences.
+"""Long-range memory: can SimpleRNN, LSTM, GRU and the layer-norm LSTM (`ln_lstm`) of the same hidden size carry
+one symbol (or two numbers) across L distractor steps? One model per length, trained with Adam on fresh sequences.
 
 Tasks (`lstmkit.insight.tasks`): `recall` (name the symbol shown at step 0 after L distractors;
 chance = 1/symbols) and `adding` (Hochreiter & Schmidhuber 1997; solved = absolute error < 0.04).
@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+import lstmkit.nn
 from lstmkit.experiments.base import open_run
 from lstmkit.experiments.configs import MemoryConfig as Config
 from lstmkit.experiments.reporting import console
@@ -22,9 +23,20 @@ from lstmkit.runtime import resolve_device, set_seed
 
 
 def build(config: Config, kind: str, length: int) -> tasks.MemoryModel:
+    """The model of `kind`. "ln_lstm" is the LSTM that `kind="lstm"` draws from the same seed (same init, same
+    weights) with layer norm added (`lstmkit.nn.LSTM(layer_norm=True)`: gains 1, biases 0), so the two differ
+    by the normalisation alone."""
     in_size, out_size = tasks.model_outputs(config.task, config.symbols, config.distractors)
-    return tasks.MemoryModel(kind, in_size, config.hidden, out_size, init=config.init, backend=config.backend,
-                             chrono_span=length + 1)
+    model = tasks.MemoryModel("lstm" if kind == "ln_lstm" else kind, in_size, config.hidden, out_size,
+                              init=config.init, backend=config.backend, chrono_span=length + 1)
+    if kind == "ln_lstm":
+        plain = model.rnn
+        model.rnn = lstmkit.nn.LSTM(in_size, config.hidden, batch_first=True, backend=config.backend,
+                                    layer_norm=True)
+        missing, unexpected = model.rnn.load_state_dict(plain.state_dict(), strict=False)
+        assert not unexpected and all(n.startswith("ln_") for n in missing)  # only the LN gains and biases are new
+        model.kind = kind
+    return model
 
 
 def chance(config: Config, val: tasks.Batch) -> dict[str, float]:
@@ -51,7 +63,7 @@ def memory_figure(results: list[dict], config: Config):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = {"simple_rnn": "tab:red", "lstm": "tab:blue", "gru": "tab:green"}
+    colors = {"simple_rnn": "tab:red", "lstm": "tab:blue", "gru": "tab:green", "ln_lstm": "tab:purple"}
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for kind in config.models:
         rows = sorted((r for r in summarize(results) if r["model"] == kind), key=lambda r: r["length"])
