@@ -1,7 +1,7 @@
 """`lstmkit.keras`: Keras' API on lstmkit's recurrences, so a Keras program runs with `keras` replaced by
 `lstmkit.keras` in its imports. Modules as in Keras: layers, models, datasets, preprocessing, utils,
-optimizers, losses, metrics, callbacks, activations, initializers, regularizers, constraints, ops, random,
-and Keras 2's `backend`.
+optimizers, losses, metrics, callbacks, config, activations, initializers, regularizers, constraints, ops,
+random, and Keras 2's `backend`.
 
 `__version__` is "3.15.1+lstmkit.<lstmkit's version>": the Keras release whose API the facade follows
 (its tests compare against Keras 3.15.1), with a PEP 440 local label saying it is lstmkit's facade. So the
@@ -13,6 +13,7 @@ from lstmkit.keras import (
     activations,
     backend,
     callbacks,
+    config,
     constraints,
     datasets,
     distribution,
@@ -36,7 +37,7 @@ from lstmkit.keras.models import Model, Sequential, load_model
 __version__ = f"3.15.1+lstmkit.{_lstmkit_version}"
 
 __all__ = [
-    "Input", "Layer", "Model", "Sequential", "__version__", "activations", "backend", "callbacks", "constraints",
-    "datasets", "distribution", "initializers", "layers", "load_model", "losses", "metrics", "mixed_precision",
-    "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "saving", "utils",
+    "Input", "Layer", "Model", "Sequential", "__version__", "activations", "backend", "callbacks", "config",
+    "constraints", "datasets", "distribution", "initializers", "layers", "load_model", "losses", "metrics",
+    "mixed_precision", "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "saving", "utils",
 ]

@@ -10,8 +10,8 @@ Two groups of names:
   DeprecationWarning naming the Keras 3 spelling. `K.function`, `K.gradients` and `K.placeholder` build
   TensorFlow graphs, which lstmkit has not: they raise NotImplementedError naming what to write instead.
 
-lstmkit computes in float32 (or a mixed policy) and its layers default to channels_last, so `set_floatx` and
-`set_image_data_format` accept the values that match that and refuse the others with the way to get them.
+The settings (`floatx`, `epsilon`, `image_data_format`, `backend`) are `lstmkit.keras.config`'s functions, so
+`keras.backend` and `keras.config` always agree; see there for what lstmkit accepts of them.
 """
 
 from __future__ import annotations
@@ -25,24 +25,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from lstmkit.keras import constraints as _constraints
-from lstmkit.keras import losses as _losses
 from lstmkit.keras import mixed_precision as _mixed_precision
 from lstmkit.keras import ops as _ops
 from lstmkit.keras import random as _random
+from lstmkit.keras.config import backend as backend  # keras.config's settings: one source of truth
+from lstmkit.keras.config import epsilon as epsilon
+from lstmkit.keras.config import floatx as floatx
+from lstmkit.keras.config import image_data_format as image_data_format
+from lstmkit.keras.config import set_epsilon as set_epsilon
+from lstmkit.keras.config import set_floatx as set_floatx
+from lstmkit.keras.config import set_image_data_format as set_image_data_format
 from lstmkit.keras.keras_tensor import KerasTensor
 from lstmkit.keras.layers import layer as _layer
-from lstmkit.keras.layers import normalization as _normalization
 from lstmkit.keras.ops import _dtypes
-from lstmkit.keras.ops import nn as _ops_nn
 from lstmkit.keras.variables import Variable
-
-_FLOATX = {"value": "float32"}
-_IMAGE_DATA_FORMAT = {"value": "channels_last"}
-_EPSILON = {"value": 1e-7}
-# The modules whose `EPSILON` is Keras' `backend.epsilon()`; each reads it at call time, so set_epsilon
-# changes the clipping of the losses, the norms of the constraints and the masked moments, as in Keras.
-_EPSILON_USERS = (_losses, _constraints, _normalization, _ops_nn)
 
 
 def _deprecated(old: str, new: str) -> None:
@@ -51,11 +47,6 @@ def _deprecated(old: str, new: str) -> None:
 
 
 # ----- what Keras 3 keeps ------------------------------------------------------------------------------
-def backend() -> str:
-    """The name of the backend: lstmkit runs on torch."""
-    return "torch"
-
-
 def clear_session(free_memory: bool = True) -> None:
     """Forget Keras' global state: layer names start again at `dense`, the dtype policy is back to float32."""
     _layer._UIDS.clear()
@@ -68,49 +59,6 @@ def get_uid(prefix: str = "") -> int:
     """How many names with this prefix were given, this one included (`dense` is 1, `dense_1` is 2)."""
     _layer._UIDS[prefix] += 1
     return _layer._UIDS[prefix]
-
-
-def epsilon() -> float:
-    """The fuzz factor of the losses, constraints and normalizations (1e-7)."""
-    return _EPSILON["value"]
-
-
-def set_epsilon(value: float) -> None:
-    value = float(value)
-    _EPSILON["value"] = value
-    for module in _EPSILON_USERS:
-        module.EPSILON = value  # type: ignore[attr-defined]
-
-
-def floatx() -> str:
-    """The default float type: "float32"."""
-    return _FLOATX["value"]
-
-
-def set_floatx(value: str) -> None:
-    accepted = {"bfloat16", "float16", "float32", "float64"}
-    if value not in accepted:
-        raise ValueError(f"Unknown `floatx` value: {value}. Expected one of {accepted}")
-    if value != "float32":
-        raise ValueError(f"set_floatx({value!r}): lstmkit.keras keeps its variables in float32; for float16 or "
-                         "bfloat16 computation use keras.mixed_precision.set_global_policy('mixed_float16') or "
-                         "('mixed_bfloat16'); float64 is not supported")
-    _FLOATX["value"] = value
-
-
-def image_data_format() -> str:
-    """The default `data_format` of the convolution and pooling layers: "channels_last"."""
-    return _IMAGE_DATA_FORMAT["value"]
-
-
-def set_image_data_format(data_format: str) -> None:
-    if data_format not in ("channels_first", "channels_last"):
-        raise ValueError("The `data_format` argument must be one of {'channels_first', 'channels_last'}. "
-                         f"Received: data_format={data_format}")
-    if data_format != "channels_last":
-        raise ValueError("set_image_data_format('channels_first'): lstmkit.keras layers default to channels_last; "
-                         "give data_format='channels_first' to each Conv/Pooling layer instead")
-    _IMAGE_DATA_FORMAT["value"] = data_format
 
 
 def is_keras_tensor(x: Any) -> bool:

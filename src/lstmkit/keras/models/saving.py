@@ -38,6 +38,7 @@ from safetensors.numpy import save as st_save
 from lstmkit import __version__
 from lstmkit.errors import FileFormatError
 from lstmkit.io import atomic_write_bytes
+from lstmkit.keras import config as keras_settings
 from lstmkit.keras import h5_format, keras_config, keras_format
 from lstmkit.keras.layers.layer import Layer, fmt_shape
 from lstmkit.keras.layers.wrappers import layer_from_config
@@ -188,6 +189,7 @@ def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None, 
     path = Path(filepath)
     if not path.exists():
         raise FileNotFoundError(f"no model file at {path}")
+    safe_mode = keras_settings.safe_mode(safe_mode)  # keras.config.enable_unsafe_deserialization() wins
     if h5py.is_hdf5(path):
         return h5_format.load_legacy_model(path, compile=compile, safe_mode=safe_mode)
     if zipfile.is_zipfile(path) and keras_format.is_keras3_zip(_zip_names(path)):

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from lstmkit.keras import callbacks as callbacks_mod
+from lstmkit.keras import config
 from lstmkit.keras import losses as losses_mod
 from lstmkit.keras import metrics as metrics_mod
 from lstmkit.keras import optimizers as optimizers_mod
@@ -51,6 +52,24 @@ from lstmkit.train import (
 )
 from lstmkit.train.data import to_tensor, unpack
 from lstmkit.train.distributed import DataParallel, World, check_global_batch, data_parallel, shared_randperm
+
+
+def _shown(verbose: int) -> int:
+    """The progress bar's verbosity: none while keras.config.disable_interactive_logging() holds."""
+    return verbose if config.is_interactive_logging_enabled() else 0
+
+
+def _capped(epochs: int, steps_per_epoch: int | None) -> tuple[int, int | None]:
+    """fit's epochs and steps per epoch within keras.config's max_epochs and max_steps_per_epoch (Keras'
+    debugging caps, with its warnings)."""
+    max_epochs, max_steps = config.max_epochs(), config.max_steps_per_epoch()
+    if max_epochs and max_epochs < epochs:
+        warnings.warn(f"Limiting epochs to {max_epochs}", UserWarning, stacklevel=3)
+        epochs = max_epochs
+    if max_steps and (not steps_per_epoch or max_steps < steps_per_epoch):
+        warnings.warn(f"Limiting steps_per_epoch to {max_steps}", UserWarning, stacklevel=3)
+        steps_per_epoch = max_steps
+    return epochs, steps_per_epoch
 
 
 def _verbose(verbose: Any) -> int:
@@ -475,6 +494,7 @@ class Trainer:
             verbose = 0  # only rank 0 prints
         if not isinstance(epochs, int) or epochs < 0 or initial_epoch < 0:
             raise ValueError(f"epochs and initial_epoch must be non-negative integers, got {epochs}, {initial_epoch}")
+        epochs, steps_per_epoch = _capped(epochs, steps_per_epoch)
         device = self._device_for_training()
         val_batches = None
         source = x  # the data as given: BackupAndRestore saves its state (a dataset's shuffling generator)
@@ -516,7 +536,7 @@ class Trainer:
         if val_batches is not None:
             val_batches = self._shard(val_batches).to(device)
         history = callbacks_mod.History()
-        cbs = CallbackList([*(callbacks or []), history, ProgressBar(verbose)], model=self,
+        cbs = CallbackList([*(callbacks or []), history, ProgressBar(_shown(verbose))], model=self,
                            params={"verbose": verbose, "epochs": epochs, "steps": len(train) or None})
         stats = LoopStats()
         # what BackupAndRestore saves beside the weights: the callbacks' and the training data's state
@@ -571,7 +591,7 @@ class Trainer:
         self.to(device)
         self._regularized = False
         data = self._shard(data).to(device)
-        cbs = CallbackList([*(callbacks or []), ProgressBar(verbose, mode="test")], model=self,
+        cbs = CallbackList([*(callbacks or []), ProgressBar(_shown(verbose), mode="test")], model=self,
                            params={"verbose": verbose, "steps": len(data) or None})
         logs = evaluate_loop(test_step=self._test_step, test_logs=self._logs, reset_metrics=self._reset_metrics,
                              data=data, callbacks=cbs, final_logs=self._final_logs)
@@ -599,7 +619,7 @@ class Trainer:
         device = self._device_for_training()
         self.to(device)
         data = self._shard(data).to(device)
-        cbs = CallbackList([*(callbacks or []), ProgressBar(verbose, mode="predict")], model=self,
+        cbs = CallbackList([*(callbacks or []), ProgressBar(_shown(verbose), mode="predict")], model=self,
                            params={"verbose": verbose, "steps": len(data) or None})
         outputs = predict_loop(predict_step=self._predict_step, data=data, callbacks=cbs)
         if parallel is not None:  # every rank's shards, in the rows' order
