@@ -35,6 +35,7 @@ from lstmkit.keras.layers.normalization import BatchNormalization, LayerNormaliz
 from lstmkit.keras.layers.op_layer import OpLayer  # also gives KerasTensor its operators (x + 1, x[:, -1])
 from lstmkit.keras.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from lstmkit.keras.layers.rnn_cells import DropoutRNNCell, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from lstmkit.keras.layers.slstm import SLSTM
 from lstmkit.keras.layers.text_vectorization import TextVectorization
 from lstmkit.keras.layers.wrappers import Bidirectional, TimeDistributed
 
@@ -53,6 +54,7 @@ __all__ = [
     "GRU",
     "LSTM",
     "RNN",
+    "SLSTM",
     "Activation",
     "Add",
     "Average",
