@@ -24,6 +24,12 @@ the CPU the work, not the depth, sets the time, and torch's CPU `logcumsumexp` i
 values, 210 ms forward and 711 ms backward against 24 ms for `cumsum`, 2-core Xeon), so the
 one-pass scan wins there; the parallel form is for devices with many lanes.
 
+On the CPU in float32/float64 the sequential scan is one fused C++ pass each way
+(`_cpu/scan_kernels.cpp`): the forward computes the gates from k and the state in one sweep over
+time, storing only the states; the backward recomputes the gates and runs the reverse-time scan,
+giving ∂L/∂k and ∂L/∂h0. The projection stays one torch matmul. Without the compiled library (one
+warning), and on other devices and dtypes, the scan is the torch loop below (`_LinearScan`).
+
 The sequence is cut into chunks of C = 64 steps carried one to the next: a* then stays above about
 -C·max softplus, where float32 keeps a relative error near 1e-6 (over a whole 8192-step sequence
 the sum would be about -40000 and a*_t + logcumsumexp(...) would cancel to 1e-3). The initial state
@@ -42,6 +48,7 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from lstmkit.errors import ShapeError
+from lstmkit.ops._cpu import scan as scan_kernel
 
 CHUNK = 64  # steps per log-space scan: bounds a* (see the module docstring)
 MODES = ("auto", "parallel", "sequential")
@@ -108,6 +115,29 @@ class _LinearScan(torch.autograd.Function):
         return (g * h_prev).transpose(0, 1), g.transpose(0, 1), a_t[0] * g[0]
 
 
+class _FusedScan(torch.autograd.Function):
+    """The CPU kernel's one-pass scan from the pre-activations k (B, T, G*H) to (outputs, h_n), gates
+    included, with masks and reverse handled inside (outputs stay at their time index)."""
+
+    @staticmethod
+    def forward(ctx: Any, kind: str, k: torch.Tensor, h0: torch.Tensor, mask: torch.Tensor | None, reverse: bool,
+                kernel: scan_kernel.ScanKernel) -> tuple[torch.Tensor, torch.Tensor]:
+        out, states, h_n = kernel.forward(kind, k, h0, mask, reverse, torch.get_num_threads())
+        ctx.kind, ctx.reverse, ctx.kernel = kind, reverse, kernel
+        ctx.set_materialize_grads(False)  # an unused output's gradient stays None and the kernel skips it
+        ctx.save_for_backward(k, h0, mask, states)  # states is `out` itself when there is no mask
+        return out, h_n
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, d_out: torch.Tensor | None, d_hn: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
+        k, h0, mask, states = ctx.saved_tensors
+        dk, dh0 = ctx.kernel.backward(ctx.kind, k, h0, mask, states, ctx.reverse,
+                                      d_out.contiguous() if d_out is not None else None,
+                                      d_hn.contiguous() if d_hn is not None else None, torch.get_num_threads())
+        return None, dk, dh0, None, None, None
+
+
 def _scan_sequential(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, mask: torch.Tensor | None
                      ) -> torch.Tensor:
     if mask is not None:  # a masked step keeps the state: a = 1, b = 0
@@ -143,6 +173,11 @@ def _scan_parallel(log_a: torch.Tensor, log_b: torch.Tensor, h0: torch.Tensor, m
     return torch.cat(chunks, dim=1)[:, :T]  # (B, T, H)
 
 
+def _kernel() -> scan_kernel.ScanKernel | None:
+    """The compiled scan, or None (after one warning) where it cannot be built: then the torch loop runs."""
+    return scan_kernel.load()
+
+
 def min_rnn(kind: str, x: torch.Tensor, weight_ih: torch.Tensor, bias_ih: torch.Tensor | None,
             h0: torch.Tensor | None = None, *, mask: torch.Tensor | None = None, reverse: bool = False,
             mode: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
@@ -171,11 +206,18 @@ def min_rnn(kind: str, x: torch.Tensor, weight_ih: torch.Tensor, bias_ih: torch.
         raise ShapeError(f"{kind}: h0 must be ({B}, {H}) (batch, hidden), got {tuple(h0.shape)}")
     if mask is not None and (tuple(mask.shape) != (B, T) or mask.dtype != torch.bool):
         raise ValueError(f"{kind}: mask must be a ({B}, {T}) bool tensor, got {tuple(mask.shape)} {mask.dtype}")
+    if mode == "auto":
+        mode = "sequential" if x.device.type == "cpu" else "parallel"
+    kernel = _kernel() if mode == "sequential" and x.device.type == "cpu" and x.dtype in scan_kernel.DTYPES else None
+    if kernel is not None and weight_ih.dtype == x.dtype and h0.dtype == x.dtype:
+        k = F.linear(x, weight_ih, bias_ih)  # (B, T, gates*H)
+        mask_u8 = mask.to(torch.uint8).contiguous() if mask is not None else None  # (B, T)
+        fused: tuple[torch.Tensor, torch.Tensor] = _FusedScan.apply(kind, k.contiguous(), h0.contiguous(), mask_u8,
+                                                                    reverse, kernel)
+        return fused
     if reverse:
         x = x.flip(1)
         mask = mask.flip(1) if mask is not None else None
-    if mode == "auto":
-        mode = "sequential" if x.device.type == "cpu" else "parallel"
     k = F.linear(x, weight_ih, bias_ih)  # (B, T, gates*H): every step's projections in one matmul
     if mode == "parallel":
         log_a, log_b = _coefficients(kind, k, H, log=True)
