@@ -1,7 +1,7 @@
 """The `lstmkit` command: parses arguments into an experiment's config, and nothing else.
 
     lstmkit run EXPERIMENT [--model M] [--epochs N] [--batch-size N] [--limit N] [--device cpu|cuda|auto]
-                           [--backend B] [--seed S] [--out DIR] [experiment options]
+                           [--backend B] [--seed S] [--out DIR] [--nproc N [--max-restarts K]] [experiment options]
     lstmkit data list | fetch NAME | verify
     lstmkit inspect gates --run DIR --text "..." --out FILE.png
     lstmkit inspect gradients --out FILE.png
@@ -66,11 +66,41 @@ def _run(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog=f"lstmkit run {name}", description=experiment_doc(name),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_config_options(parser, config_cls)
+    group = parser.add_argument_group("processes (torchrun: docs/scaling.md)")
+    group.add_argument("--nproc", type=int, default=None, help="train data-parallel in N processes on this machine, "
+                       "started by torchrun (torch.distributed.run); --batch-size stays the global batch")
+    group.add_argument("--max-restarts", type=int, default=None, help="with --nproc: how often torchrun may restart "
+                       "the group when a process dies; the run resumes from its last finished epoch (default: 0)")
     args = parser.parse_args(rest)
     given = {k: v for k, v in vars(args).items() if v is not None}
+    nproc, max_restarts = given.pop("nproc", None), given.pop("max_restarts", None)
     config = config_cls(**given)
-    get_experiment(name).run(config)
+    from lstmkit.experiments.base import check_data_parallel
+    from lstmkit.train import launch
+
+    if nproc is None and max_restarts is not None:
+        raise ValueError(f"--max-restarts {max_restarts} needs --nproc N (the processes torchrun restarts)")
+    if nproc is not None:
+        if nproc < 1:
+            raise ValueError(f"--nproc is the number of processes to train in, at least 1; got {nproc}")
+        check_data_parallel(config, nproc)  # before any process starts
+        return launch.launch(["run", name, *_without(rest, ("--nproc", "--max-restarts"))], nproc, max_restarts or 0)
+    with launch.worker():  # under torchrun: threads per process, rank 0 alone prints; else nothing
+        get_experiment(name).run(config)
     return 0
+
+
+def _without(argv: Sequence[str], options: tuple[str, ...]) -> list[str]:
+    """`argv` less the given options and their values (`--opt V` or `--opt=V`)."""
+    kept, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in options:
+            skip = True
+        elif not a.startswith(tuple(o + "=" for o in options)):
+            kept.append(a)
+    return kept
 
 
 def _data(argv: Sequence[str]) -> int:

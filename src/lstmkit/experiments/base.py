@@ -17,6 +17,12 @@ The run folder's life:
 - `--resume OUT` reads `OUT.partial/config.json`, refuses options that contradict it, and continues
   from the last checkpoint; on the CPU the run ends with the weights and metrics it would have had
   uninterrupted (checkpoints hold the optimizer and every random generator: `BackupAndRestore`).
+
+Under torchrun (`lstmkit run --nproc N`, or `torchrun -m lstmkit run ...`) the experiments that train
+through the Keras facade's `fit` (`DATA_PARALLEL`) run data-parallel: rank 0 opens the run folder and
+alone writes it (config.json records the group: `world`); the other ranks read rank 0's checkpoints
+and write their own files into a scratch folder that goes when the run ends. When torchrun's elastic
+agent restarts the group (a worker died), the unfinished run in `OUT.partial` is resumed on every rank.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import json
 import os
 import shutil
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -37,11 +44,14 @@ from lstmkit.errors import FileFormatError, RunInterrupted
 from lstmkit.experiments.configs import RunConfig
 from lstmkit.io import write_json
 from lstmkit.runtime import machine_info
+from lstmkit.train import distributed
 
 MARKER = "interrupted.json"
 CHECKPOINT_DIR = "checkpoint"
 # options that steer the run folder, not the run: neither compared on --resume nor kept as a difference
 _FOLDER_OPTIONS = ("out", "resume", "overwrite")
+# the experiments that train through lstmkit.keras' fit, which runs data-parallel under torchrun
+DATA_PARALLEL = ("imdb", "temperature")
 
 
 def partial_folder(target: Path) -> Path:
@@ -68,10 +78,11 @@ class Run:
     resumed: bool
     epochs_done: int = 0  # what the last checkpoint holds, kept current by the experiment
     unit: str = "epoch"  # what epochs_done counts
+    shared: Path | None = None  # a rank other than 0: rank 0's folder, whose checkpoints it reads
 
     @property
     def checkpoint_dir(self) -> Path:
-        return self.out / CHECKPOINT_DIR
+        return (self.out if self.shared is None else self.shared) / CHECKPOINT_DIR
 
     def backup(self) -> Any:
         """The BackupAndRestore callback for a `fit` of this run (the checkpoint stays until the run ends)."""
@@ -134,9 +145,22 @@ def _saved_config(config: RunConfig, target: Path, work: Path) -> RunConfig:
     return type(config)(**values)
 
 
-def _prepare(config: RunConfig) -> Run:
+def check_data_parallel(config: RunConfig, size: int) -> None:
+    """`config` can run in `size` processes: its experiment trains through fit, and its global batch splits."""
+    if size == 1:
+        return
+    if config.experiment not in DATA_PARALLEL:
+        raise ValueError(f"lstmkit run {config.experiment} trains in a loop of its own, which does not run "
+                         f"data-parallel; run it in one process (no --nproc, no torchrun). Data-parallel "
+                         f"experiments: {', '.join(DATA_PARALLEL)}")
+    distributed.check_global_batch(config.batch_size, size, "--batch-size")
+
+
+def _prepare(config: RunConfig, world: dict[str, Any]) -> Run:
     if not config.experiment:
         raise ValueError(f"{type(config).__name__} names no experiment (set its `experiment` class attribute)")
+    if config.resume is None and distributed.restart_count() and partial_folder(Path(config.out)).is_dir():
+        config = dataclasses.replace(config, resume=config.out)  # torchrun restarted the group: go on
     if config.resume is not None:
         target = Path(config.resume)
         if target.name.endswith(".partial"):  # the folder itself was named
@@ -149,6 +173,8 @@ def _prepare(config: RunConfig) -> Run:
                              "not exist")
         resolved = _saved_config(config, target, work)
         (work / MARKER).unlink(missing_ok=True)  # the run goes on: an interruption now writes a new one
+        saved = json.loads((work / "config.json").read_text())
+        write_json(work / "config.json", {**saved, "world": world})  # the group that goes on with it
         return Run(resolved, target, work, resumed=True)
     target = Path(config.out)
     work = partial_folder(target)
@@ -163,7 +189,7 @@ def _prepare(config: RunConfig) -> Run:
                          "run ends), or another --out")
     work.mkdir(parents=True)
     write_json(work / "config.json", {"experiment": config.experiment, "config": dataclasses.asdict(config),
-                                      "machine": machine_info()})
+                                      "machine": machine_info(), "world": world})
     return Run(config, target, work, resumed=False)
 
 
@@ -202,13 +228,39 @@ def _sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _prepare_in_group(config: RunConfig, group: distributed.World, world: dict[str, Any]) -> Run:
+    """Rank 0 prepares the run folder; every rank gets its Run (or rank 0's error); the others a scratch `out`."""
+    check_data_parallel(config, group.size)  # the same answer on every rank: no rank waits on one that failed
+    if group.rank == 0:
+        try:
+            run = _prepare(config, world)
+        except Exception as e:  # told to the other ranks, then raised here as it came
+            distributed.broadcast_object((None, f"{type(e).__name__}: {e}"), group)
+            raise
+        distributed.broadcast_object((run, None), group)
+        return run
+    run, error = distributed.broadcast_object((None, None), group)
+    if error is not None:
+        raise ValueError(f"rank 0 could not open the run folder: {error}")
+    # named after torchrun's run id: a rank of a restarted group clears what its killed predecessor left
+    run_id = os.environ.get("TORCHELASTIC_RUN_ID", str(os.getppid()))
+    scratch = Path(tempfile.gettempdir()) / f"lstmkit-{config.experiment}-{run_id}-rank{group.rank}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(mode=0o700)
+    return dataclasses.replace(run, out=scratch, shared=run.out)
+
+
 @contextlib.contextmanager
 def open_run(config: RunConfig) -> Iterator[Run]:
     """The run folder of `config` for the `with` block (see the module docstring for its rules)."""
-    run = _prepare(config)
+    group = distributed.world()  # torchrun's group, set up here; None in one process
+    world = distributed.describe(group)
+    run = _prepare(config, world) if group is None else _prepare_in_group(config, group, world)
     try:
         with _sigterm_raises():
             yield run
+        if group is not None:
+            distributed.barrier()  # no rank reads the checkpoint any more when rank 0 moves the folder
     except (KeyboardInterrupt, _Terminated) as e:
         signum = e.signum if isinstance(e, _Terminated) else int(signal.SIGINT)
         name = signal.Signals(signum).name
@@ -220,5 +272,9 @@ def open_run(config: RunConfig) -> Iterator[Run]:
     except Exception as e:
         _mark(run, "failed", error=f"{type(e).__name__}: {e}")
         raise
-    _finish(run)
+    finally:
+        if run.shared is not None:  # a rank other than 0: its scratch folder goes
+            shutil.rmtree(run.out, ignore_errors=True)
+    if run.shared is None:
+        _finish(run)
 

@@ -18,8 +18,16 @@ The rules, those of Keras 3's distribution API (`keras.distribution.DataParallel
   ends (`reduce_states`); batch-level logs stay local, since the progress bar reads them on rank 0 alone.
 - Only rank 0 prints and writes files (`is_chief`).
 
-Left for later: `lstmkit run --nproc`, elastic restarts (torchrun --max-restarts), train_on_batch and
-per-batch callback decisions (they see this rank's logs) under several processes.
+Threads: N processes on one machine share its cores, so a process started by torchrun takes
+`threads_per_process` threads (OMP_NUM_THREADS when set, else cores // processes on the node) when
+`lstmkit run` is its program (`lstmkit.train.launch.worker`).
+
+Elastic restarts (torchrun --max-restarts K): torchrun stops the whole group when a worker dies and
+starts it again with TORCHELASTIC_RESTART_COUNT raised (`restart_count`); every rank then resumes from
+rank 0's last checkpoint (BackupAndRestore, or the run folder's per-epoch checkpoint under `lstmkit run`).
+
+Left for later: train_on_batch and per-batch callback decisions (they see this rank's logs) under
+several processes.
 """
 
 from __future__ import annotations
@@ -84,11 +92,15 @@ def world() -> World | None:
                                f"{list(TORCHRUN_ENV)})")
         local_size = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"]))
         # NCCL needs a GPU of its own per process; every rank of a node decides alike, or the group hangs
-        if torch.cuda.is_available() and local_size <= torch.cuda.device_count():
+        on_gpu = torch.cuda.is_available() and local_size <= torch.cuda.device_count()
+        if on_gpu:
             torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
-            dist.init_process_group("nccl")
-        else:
-            dist.init_process_group("gloo")
+        # torchrun's store outlives a restart of the group, and the keys the last attempt's ranks left there
+        # (their gloo addresses) sent the restarted rank 0 to a dead peer ("Connection refused",
+        # pytorch/pytorch#167288): each attempt keeps its keys under a prefix of its own
+        store, rank, size = next(dist.rendezvous("env://"))
+        dist.init_process_group("nccl" if on_gpu else "gloo", rank=rank, world_size=size,
+                                store=dist.PrefixStore(f"lstmkit/attempt_{restart_count()}", store))
     size = dist.get_world_size()
     if size == 1:
         return None
@@ -97,6 +109,59 @@ def world() -> World | None:
     else:
         comm = torch.device("cpu")
     return World(dist.get_rank(), size, comm)
+
+
+def launched_by_torchrun() -> bool:
+    """Whether torchrun (or torch.distributed.run's API) started this process: it sets these for each worker."""
+    return "TORCHELASTIC_RUN_ID" in os.environ or all(name in os.environ for name in TORCHRUN_ENV)
+
+
+def restart_count() -> int:
+    """How many times torchrun's elastic agent restarted this group (0 on the first start, or without torchrun)."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or "0")
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity mask, as a container or `taskset` limits it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def threads_per_process(local_size: int, cores: int | None = None) -> int:
+    """The threads of each of `local_size` processes on one machine: OMP_NUM_THREADS when the user set it,
+    else max(1, cores // local_size), so the processes do not oversubscribe the cores."""
+    if local_size < 1:
+        raise ValueError(f"local_size is the number of processes on this machine, at least 1; got {local_size}")
+    given = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if given:
+        if not given.isdigit() or int(given) < 1:
+            raise ValueError(f"OMP_NUM_THREADS must be a whole number of threads, at least 1; got {given!r}")
+        return int(given)
+    return max(1, (available_cores() if cores is None else cores) // local_size)
+
+
+def describe(found: World | None) -> dict[str, Any]:
+    """What a run folder records of the group: its size, processes per machine, backend, threads, restarts."""
+    if found is None:
+        return {"size": 1, "local_size": 1, "backend": None, "threads_per_process": torch.get_num_threads(),
+                "restarts": restart_count()}
+    return {"size": found.size, "local_size": int(os.environ.get("LOCAL_WORLD_SIZE", found.size)),
+            "backend": str(dist.get_backend()), "threads_per_process": torch.get_num_threads(),
+            "restarts": restart_count()}
+
+
+def barrier() -> None:
+    """Wait for every rank of the group (nothing in one process)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def broadcast_object(value: Any, found: World) -> Any:
+    """Rank 0's `value` on every rank (any picklable object)."""
+    box = [value if found.rank == 0 else None]
+    dist.broadcast_object_list(box, src=0, device=found.comm_device)
+    return box[0]
 
 
 def shard_rows(n: int, rank: int, size: int) -> tuple[int, int]:
