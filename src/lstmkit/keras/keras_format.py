@@ -53,7 +53,9 @@ METADATA, WEIGHTS = "metadata.json", "model.weights.h5"
 _SLOT_GROUPS = {"Adam": [("momentum", "velocity"), ("velocity_hat",)],
                 "AdamW": [("momentum", "velocity"), ("velocity_hat",)],
                 "RMSprop": [("velocity",), ("momentum",), ("average_gradient",)],
-                "SGD": [("momentum",)], "Adagrad": [("accumulator",)]}
+                "SGD": [("momentum",)], "Adagrad": [("accumulator",)],
+                "Adadelta": [("accumulated_grad", "accumulated_delta_var")], "Adamax": [("momentum", "norm")],
+                "Nadam": [("momentum", "velocity")], "Ftrl": [("accumulator", "linear")], "Lion": [("momentum",)]}
 
 
 # ----- weights: the HDF5 layout -----------------------------------------------------------------
@@ -152,9 +154,25 @@ def _optimizer_slots(model: Any, opt: Any) -> list[torch.Tensor]:
     return out
 
 
+def _optimizer_head(opt: Any) -> list[np.ndarray]:
+    """The variables before the slots: the iteration count, and the learning rate unless a schedule gives it
+    (Keras keeps no learning-rate variable then)."""
+    head = [np.asarray(opt.iterations, np.int64)]
+    if not callable(opt._learning_rate):
+        head.append(np.asarray(opt.learning_rate, np.float32))
+    return head
+
+
+def _optimizer_tail(opt: Any) -> list[np.ndarray]:
+    """The variables after the slots: Nadam's product of momentum factors (lstmkit recomputes it on load)."""
+    if type(opt).__name__ == "Nadam":
+        return [np.asarray(opt._product(opt.iterations), np.float32)]
+    return []
+
+
 def _optimizer_arrays(model: Any, opt: Any) -> list[np.ndarray]:
-    head = [np.asarray(opt.iterations, np.int64), np.asarray(opt.learning_rate, np.float32)]
-    return head + [t.detach().cpu().numpy() for t in _optimizer_slots(model, opt)]
+    slots = [t.detach().cpu().numpy() for t in _optimizer_slots(model, opt)]
+    return _optimizer_head(opt) + slots + _optimizer_tail(opt)
 
 
 def load_weights_h5(model: Any, f: h5py.File, where: str, skip_mismatch: bool = False,
@@ -201,16 +219,18 @@ def _load_optimizer(model: Any, opt: Any, group: h5py.Group, where: str) -> None
         opt.build([p for p in model.parameters() if p.requires_grad])
     slots = _optimizer_slots(model, opt)
     stored = [group[str(i)] for i in range(len(group))]
-    if len(stored) != len(slots) + 2:
+    n_head, n_tail = len(_optimizer_head(opt)), len(_optimizer_tail(opt))
+    if len(stored) != n_head + len(slots) + n_tail:
+        head = "iterations" if n_head == 1 else "iterations, learning rate"
         raise FileFormatError(where, f"optimizer: the file holds {len(stored)} variables, the model's "
-                                     f"{type(opt).__name__} has {len(slots) + 2} (iterations, learning rate, "
-                                     f"{len(slots)} slots)")
-    for i, (d, t) in enumerate(zip(stored[2:], slots), start=2):
+                                     f"{type(opt).__name__} has {n_head + len(slots) + n_tail} ({head}, "
+                                     f"{len(slots)} slots{', 1 after them' if n_tail else ''})")
+    for i, (d, t) in enumerate(zip(stored[n_head:], slots), start=n_head):
         if tuple(d.shape) != tuple(t.shape):
             raise FileFormatError(where, f"optimizer: variable {i} has shape {fmt_shape(tuple(d.shape))} in the "
                                          f"file but {fmt_shape(tuple(t.shape))} in the model")
     with torch.no_grad():
-        for d, t in zip(stored[2:], slots):
+        for d, t in zip(stored[n_head:], slots):
             t.copy_(torch.from_numpy(np.asarray(d[()])).to(t.dtype))
     opt.iterations = int(stored[0][()])
 

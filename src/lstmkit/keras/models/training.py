@@ -186,7 +186,7 @@ class Trainer:
         self._loss_tracker = metrics_mod.Mean(name="loss")
         self._train_device = resolve(device)
         self.compiled = True
-        self._compile_parts = {"optimizer": optimizers_mod.serialize(inner),
+        self._compile_parts = {"optimizer": inner,  # serialized at save time, as the loss (a schedule's config)
                                "metrics": [metrics_mod.serialize(m) for m in self._metric_specs],
                                "weighted_metrics": [metrics_mod.serialize(m) for m in self._weighted_metric_specs]}
 
@@ -259,7 +259,8 @@ class Trainer:
         """compile()'s arguments as `model.save` writes them. The loss is written then, as Keras does: a loss
         function that no config can name fails in save() (with its name), not in compile()."""
         loss = None if self._loss_fn is None else losses_mod.serialize(self._loss_fn)
-        return {**self._compile_parts, "loss": loss}
+        return {**self._compile_parts, "optimizer": optimizers_mod.serialize(self._compile_parts["optimizer"]),
+                "loss": loss}
 
     def _require_compiled(self, what: str, need_loss: bool = True) -> None:
         if not self.compiled:

@@ -1,4 +1,5 @@
-"""Keras 3's optimizers, with Keras' defaults and Keras' update formulas, on torch tensors.
+"""The base of Keras 3's optimizers (the optimizers are in classic.py and more.py): Keras' defaults and Keras'
+update formulas, on torch tensors.
 
 They differ from torch.optim in ways that change results: RMSprop's defaults (lr 1e-3, rho 0.9,
 eps 1e-7 against torch's 1e-2, 0.99, 1e-8) and its epsilon inside the square root
@@ -13,17 +14,22 @@ update uses `learning_rate / (1 + decay * iterations)`, iterations counted befor
 (Keras 2's "backend epsilon", 1e-7) and the `optimizer.lr` attribute. `optimizer.learning_rate` reads as a
 float that also has Keras 3's variable methods, `assign(value)` and `numpy()`, so `K.set_value(optimizer.lr, x)`
 and `optimizer.learning_rate.assign(x)` both set the optimizer's rate.
+
+`learning_rate=` takes a number, a `keras.optimizers.schedules.LearningRateSchedule` (called with the
+number of updates done, as Keras; saved with the optimizer's config) or any callable of the step (lstmkit's;
+not saveable).
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 import torch
+
+from lstmkit.keras.optimizers import schedules
 
 
 def _legacy(what: str, instead: str, stacklevel: int = 4) -> None:
@@ -104,8 +110,16 @@ class Optimizer:
         return LearningRate(float(lr(self.iterations)) if callable(lr) else float(lr), self)
 
     @learning_rate.setter
-    def learning_rate(self, value: float) -> None:
-        self._learning_rate = float(value)
+    def learning_rate(self, value: Any) -> None:
+        if callable(value):
+            self._learning_rate = value
+            return
+        if isinstance(self._learning_rate, schedules.LearningRateSchedule):
+            raise TypeError("This optimizer was created with a `LearningRateSchedule` object as its `learning_rate` "
+                            "constructor argument, hence its learning rate is not settable. If you need the learning "
+                            "rate to be settable, you should instantiate the optimizer with a float "
+                            "`learning_rate` argument.")
+        self._learning_rate = float(np.asarray(value))
 
     @property
     def lr(self) -> LearningRate:
@@ -178,169 +192,24 @@ class Optimizer:
         self.iterations = int(iterations)
 
     def get_config(self) -> dict[str, Any]:
-        if callable(self._learning_rate):
-            raise ValueError("an optimizer with a learning-rate schedule cannot be saved to a config")
-        config = {"name": self.name, "learning_rate": float(self.learning_rate), "weight_decay": self.weight_decay,
+        lr: Any
+        if isinstance(self._learning_rate, schedules.LearningRateSchedule):
+            lr = schedules.serialize(self._learning_rate)
+        elif callable(self._learning_rate):
+            raise ValueError(f"{type(self).__name__}: a learning rate given as a plain function cannot be saved to a "
+                             "config; give a keras.optimizers.schedules.LearningRateSchedule (a subclass with "
+                             "get_config()) instead")
+        else:
+            lr = float(self.learning_rate)
+        config = {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                   "clipnorm": self.clipnorm, "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
         if self.decay:
             config["decay"] = self.decay
         return config
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Optimizer:
+    def from_config(cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Optimizer:
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):  # a schedule's config
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"], custom_objects)
         return cls(**config)
-
-
-class SGD(Optimizer):
-    """v = momentum * v - lr * g; w += v (nesterov: w += momentum * v - lr * g); without momentum w -= lr * g."""
-
-    def __init__(self, learning_rate: Any = 0.01, momentum: float = 0.0, nesterov: bool = False,
-                 **kwargs: Any) -> None:
-        super().__init__(learning_rate, **kwargs)
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"SGD: momentum must be in [0, 1], got {momentum}")
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
-
-    def _init_state(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"momentum": torch.zeros_like(p)} if self.momentum else {}
-
-    def _update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, torch.Tensor], lr: float) -> None:
-        if not self.momentum:
-            p.sub_(g, alpha=lr)
-            return
-        m = state["momentum"]
-        m.mul_(self.momentum).sub_(g, alpha=lr)
-        if self.nesterov:
-            p.add_(m * self.momentum - g * lr)
-        else:
-            p.add_(m)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
-
-
-class RMSprop(Optimizer):
-    """v = rho * v + (1 - rho) * g²; w -= lr * g / sqrt(v + eps) (centered: v - mean(g)² + eps)."""
-
-    def __init__(self, learning_rate: Any = 0.001, rho: float = 0.9, momentum: float = 0.0,
-                 epsilon: float | None = 1e-7, centered: bool = False, **kwargs: Any) -> None:
-        super().__init__(learning_rate, **kwargs)
-        self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), _epsilon(epsilon), centered
-
-    def _init_state(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
-        state = {"velocity": torch.zeros_like(p)}
-        if self.momentum:
-            state["momentum"] = torch.zeros_like(p)
-        if self.centered:
-            state["average_gradient"] = torch.zeros_like(p)
-        return state
-
-    def _update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, torch.Tensor], lr: float) -> None:
-        v = state["velocity"]
-        v.mul_(self.rho).addcmul_(g, g, value=1.0 - self.rho)
-        if self.centered:
-            a = state["average_gradient"]
-            a.mul_(self.rho).add_(g, alpha=1.0 - self.rho)
-            denominator = v - a.square() + self.epsilon
-        else:
-            denominator = v + self.epsilon
-        increment = g.mul(lr).div_(denominator.sqrt_())
-        if self.momentum:
-            m = state["momentum"]
-            m.mul_(self.momentum).add_(increment)
-            p.sub_(m)
-        else:
-            p.sub_(increment)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
-                "centered": self.centered}
-
-
-class Adam(Optimizer):
-    """m += (g - m)(1 - b1); v += (g² - v)(1 - b2); w -= m * lr * sqrt(1 - b2^t) / (1 - b1^t) / (sqrt(v) + eps)."""
-
-    def __init__(self, learning_rate: Any = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float | None = 1e-7, amsgrad: bool = False, **kwargs: Any) -> None:
-        super().__init__(learning_rate, **kwargs)
-        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = float(beta_1), float(beta_2), _epsilon(epsilon), amsgrad
-
-    def _init_state(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
-        state = {"momentum": torch.zeros_like(p), "velocity": torch.zeros_like(p)}
-        if self.amsgrad:
-            state["velocity_hat"] = torch.zeros_like(p)
-        return state
-
-    def _update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, torch.Tensor], lr: float) -> None:
-        t = self.iterations + 1
-        alpha = lr * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
-        m, v = state["momentum"], state["velocity"]
-        m.add_((g - m) * (1 - self.beta_1))
-        v.add_((g * g - v) * (1 - self.beta_2))
-        if self.amsgrad:
-            v_hat = state["velocity_hat"]
-            torch.maximum(v_hat, v, out=v_hat)
-            v = v_hat
-        p.sub_(m * alpha / (v.sqrt() + self.epsilon))
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
-                "amsgrad": self.amsgrad}
-
-
-class AdamW(Adam):
-    """Adam with Keras' default decoupled weight decay 0.004."""
-
-    def __init__(self, learning_rate: Any = 0.001, weight_decay: float = 0.004, beta_1: float = 0.9,
-                 beta_2: float = 0.999, epsilon: float | None = 1e-7, amsgrad: bool = False, **kwargs: Any) -> None:
-        if weight_decay is None:
-            raise ValueError("AdamW needs a weight_decay (Keras' default is 0.004)")
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **kwargs)
-
-
-class Adagrad(Optimizer):
-    """acc += g²; w -= lr * g / sqrt(acc + eps), acc starting at initial_accumulator_value (0.1)."""
-
-    def __init__(self, learning_rate: Any = 0.001, initial_accumulator_value: float = 0.1, epsilon: float | None = 1e-7,
-                 **kwargs: Any) -> None:
-        super().__init__(learning_rate, **kwargs)
-        self.initial_accumulator_value, self.epsilon = float(initial_accumulator_value), _epsilon(epsilon)
-
-    def _init_state(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"accumulator": torch.full_like(p, self.initial_accumulator_value)}
-
-    def _update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, torch.Tensor], lr: float) -> None:
-        acc = state["accumulator"]
-        acc.addcmul_(g, g)
-        p.sub_(g * lr / (acc + self.epsilon).sqrt())
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
-                "epsilon": self.epsilon}
-
-
-_BY_NAME: dict[str, type[Optimizer]] = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW,
-                                        "adagrad": Adagrad}
-_CLASSES = {cls.__name__: cls for cls in _BY_NAME.values()}
-
-
-def get(identifier: str | Optimizer | dict) -> Optimizer:
-    """An optimizer from a name ("rmsprop", "adam", "adamw", "sgd", "adagrad": Keras' defaults), a config
-    dict or an Optimizer object."""
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier.lower()) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"unknown optimizer {identifier!r}: expected one of {sorted(_BY_NAME)} or an Optimizer")
-        return cls()
-    if isinstance(identifier, dict) and identifier.get("class_name") in _CLASSES:
-        return _CLASSES[identifier["class_name"]].from_config(identifier.get("config", {}))
-    if isinstance(identifier, torch.optim.Optimizer):
-        raise ValueError("compile() needs an lstmkit.keras optimizer (or its name), not a torch.optim optimizer: "
-                         "torch's are built on parameters before the model is built, and use other formulas")
-    raise ValueError(f"an optimizer must be a name or an Optimizer, got {identifier!r}")
-
-
-def serialize(opt: Optimizer) -> dict[str, Any]:
-    return {"class_name": type(opt).__name__, "config": opt.get_config()}
