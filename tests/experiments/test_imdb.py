@@ -15,7 +15,7 @@ from lstmkit.data import imdb as imdb_data
 from lstmkit.data.text import Vocabulary, tokenize
 from lstmkit.experiments import imdb
 from lstmkit.insight.runs import load_imdb_run
-from lstmkit.keras.layers import RNN, MinGRU, MinLSTM
+from lstmkit.keras.layers import RNN, SLSTM, MinGRU, MinLSTM
 from lstmkit.keras.models import load_model
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -115,9 +115,9 @@ def test_every_model_trains_saves_and_reloads(tmp_path, built, model):
     (trained,) = built
     assert metrics["params"] == sum(p.numel() for p in trained.parameters())
     saved = load_model(str(out / "model.keras"))
-    recurrent = [m for m in saved.modules() if isinstance(m, (RNN, MinGRU, MinLSTM))]
+    recurrent = [m for m in saved.modules() if isinstance(m, (RNN, MinGRU, MinLSTM, SLSTM))]
     assert bool(recurrent) == (model != "conv1d")
-    assert all(m.backend == "reference" for m in recurrent if isinstance(m, RNN))  # MinGRU/MinLSTM: no backend
+    assert all(m.backend == "reference" for m in recurrent if isinstance(m, (RNN, SLSTM)))  # MinGRU/MinLSTM: none
     x = np.random.default_rng(1).integers(0, 10000, size=(5, 48))
     np.testing.assert_array_equal(saved.predict(x, verbose=0), trained.predict(x, verbose=0))
 

@@ -46,7 +46,7 @@ def check_backend(backend: str) -> None:
 
 # ----- imdb ---------------------------------------------------------------------------------------
 IMDB_MODELS = ["simplernn", "lstm", "gru", "bilstm", "stacked-lstm", "conv1d", "conv1d-lstm", "mingru", "minlstm",
-               "ln-lstm"]
+               "ln-lstm", "slstm"]
 SOURCES = ["indices", "text"]
 # The shortest review length each convolutional body can read: Conv1D(7) -> MaxPool(5) -> Conv1D(7)
 # needs (L - 6) // 5 >= 7; Conv1D(7) -> MaxPool(5) -> LSTM needs (L - 6) // 5 >= 1.
@@ -103,7 +103,8 @@ class ImdbConfig(RunConfig):
 
 
 # ----- temperature --------------------------------------------------------------------------------
-TEMPERATURE_MODELS = ["baseline", "dense", "lstm", "gru", "gru-dropout", "stacked-gru", "bigru", "conv1d-gru"]
+TEMPERATURE_MODELS = ["baseline", "dense", "lstm", "gru", "gru-dropout", "stacked-gru", "bigru", "conv1d-gru", "mingru",
+                      "minlstm", "slstm"]
 # conv1d-gru: Conv1D(5) -> MaxPooling1D(3) -> Conv1D(5) leaves floor((L - 4) / 3) - 4 steps; the GRU needs >= 1
 CONV_MIN_LOOKBACK = 19
 
@@ -205,12 +206,15 @@ class PosConfig(RunConfig):
 # memory_names.MODELS (the recurrences of lstmkit.insight.tasks) and the layer-norm LSTM (issue 19), which the
 # experiment builds as the LSTM of the same seed with layer_norm=True (lstmkit.experiments.memory.build)
 MEMORY_MODELS = (*memory_names.MODELS, "ln_lstm")
+# issue 20: minGRU, minLSTM (Feng et al. 2024) and the xLSTM's sLSTM, chosen by --model one at a time; "all" keeps
+# the four above
+MEMORY_EXTRA_MODELS = ("mingru", "minlstm", "slstm")
 
 
 @dataclass
 class MemoryConfig(RunConfig):
     experiment = "memory"
-    model: str = field(default="all", metadata={"choices": ["all", *MEMORY_MODELS],
+    model: str = field(default="all", metadata={"choices": ["all", *MEMORY_MODELS, *MEMORY_EXTRA_MODELS],
                                                 "help": "which recurrence"})
     epochs: int = field(default=1, metadata={"help": "does not apply (refused): training runs --steps batches of "
                                              "fresh sequences"})

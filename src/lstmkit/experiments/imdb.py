@@ -53,6 +53,8 @@ def build(config: Config) -> Any:
                                 layers.LSTM(u, backend=backend)],
         "mingru": lambda: [layers.MinGRU(u)],  # Feng et al. 2024: gates from x_t alone, one scan per sequence
         "minlstm": lambda: [layers.MinLSTM(u)],
+        # the xLSTM's sLSTM, 4 heads of 8, on its own backends ("auto": its CPU kernel where it builds)
+        "slstm": lambda: [layers.SLSTM(u, num_heads=4, backend=backend if backend in ("reference", "cpu") else "auto")],
         # Ba, Kiros & Hinton 2016: LN on both projections and on the cell state (an lstmkit extension of Keras' LSTM)
         "ln-lstm": lambda: [layers.LSTM(u, layer_norm=True, backend=backend)],
     }[config.model]()

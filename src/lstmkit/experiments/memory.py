@@ -21,13 +21,21 @@ from lstmkit.insight import tasks
 from lstmkit.io import atomic_savefig, write_json
 from lstmkit.runtime import resolve_device, set_seed
 
+# (input size, hidden, backend) -> the recurrence; the sLSTM with 4 heads where hidden divides by 4 (default 32: 8 each)
+MEMORY_EXTRA: dict[str, Any] = {
+    "mingru": lambda i, h, backend: lstmkit.nn.MinGRU(i, h, batch_first=True),
+    "minlstm": lambda i, h, backend: lstmkit.nn.MinLSTM(i, h, batch_first=True),
+    "slstm": lambda i, h, backend: lstmkit.nn.SLSTM(i, h, num_heads=4 if h % 4 == 0 else 1, batch_first=True,
+                                                    backend=backend),
+}
+
 
 def build(config: Config, kind: str, length: int) -> tasks.MemoryModel:
     """The model of `kind`. "ln_lstm" is the LSTM that `kind="lstm"` draws from the same seed (same init, same
     weights) with layer norm added (`lstmkit.nn.LSTM(layer_norm=True)`: gains 1, biases 0), so the two differ
     by the normalisation alone."""
     in_size, out_size = tasks.model_outputs(config.task, config.symbols, config.distractors)
-    model = tasks.MemoryModel("lstm" if kind == "ln_lstm" else kind, in_size, config.hidden, out_size,
+    model = tasks.MemoryModel("lstm" if kind in ("ln_lstm", *MEMORY_EXTRA) else kind, in_size, config.hidden, out_size,
                               init=config.init, backend=config.backend, chrono_span=length + 1)
     if kind == "ln_lstm":
         plain = model.rnn
@@ -35,6 +43,10 @@ def build(config: Config, kind: str, length: int) -> tasks.MemoryModel:
                                     layer_norm=True)
         missing, unexpected = model.rnn.load_state_dict(plain.state_dict(), strict=False)
         assert not unexpected and all(n.startswith("ln_") for n in missing)  # only the LN gains and biases are new
+        model.kind = kind
+    elif kind in MEMORY_EXTRA:  # issue 20: the same head on lstmkit.nn's MinGRU, MinLSTM or SLSTM (their own init)
+        backend = config.backend if config.backend in ("reference", "cpu") else "auto"
+        model.rnn = MEMORY_EXTRA[kind](in_size, config.hidden, backend)
         model.kind = kind
     return model
 
@@ -63,7 +75,8 @@ def memory_figure(results: list[dict], config: Config):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = {"simple_rnn": "tab:red", "lstm": "tab:blue", "gru": "tab:green", "ln_lstm": "tab:purple"}
+    colors = {"simple_rnn": "tab:red", "lstm": "tab:blue", "gru": "tab:green", "ln_lstm": "tab:purple",
+              "mingru": "tab:olive", "minlstm": "tab:cyan", "slstm": "tab:orange"}
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for kind in config.models:
         rows = sorted((r for r in summarize(results) if r["model"] == kind), key=lambda r: r["length"])

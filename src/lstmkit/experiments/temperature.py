@@ -133,6 +133,10 @@ def build(config: Config, features: int) -> Any:
         "conv1d-gru": lambda: [layers.Conv1D(32, 5, activation="relu"), layers.MaxPooling1D(3),
                                layers.Conv1D(32, 5, activation="relu"),
                                layers.GRU(u, dropout=0.1, recurrent_dropout=0.5)],
+        "mingru": lambda: [layers.MinGRU(u)],  # issue 20: the scan-trained recurrences and the xLSTM's sLSTM
+        "minlstm": lambda: [layers.MinLSTM(u)],
+        "slstm": lambda: [layers.SLSTM(u, num_heads=4, backend=config.backend if config.backend in ("reference", "cpu")
+                                       else "auto")],
     }[config.model]()
     model = Sequential([layers.Input(shape=(config.lookback, features)), *body, layers.Dense(1)])
     optimizer = {"rmsprop": optimizers.RMSprop, "adam": optimizers.Adam}[config.optimizer]
