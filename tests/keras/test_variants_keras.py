@@ -249,7 +249,14 @@ def test_bad_options_are_refused(make_layer, message):
         make_layer()
 
 
-def test_an_explicit_fast_backend_refuses_a_variant():
-    layer = keras.layers.LSTM(4, layer_norm=True, backend="cpu")
-    with pytest.raises(ValueError, match="backend 'cpu' cannot run this lstm call: it has no layer_norm"):
+def test_an_explicit_triton_backend_refuses_a_variant_and_the_cpu_backend_runs_it():
+    layer = keras.layers.LSTM(4, layer_norm=True, backend="triton")
+    with pytest.raises(ValueError, match="backend 'triton' cannot run this lstm call: it has no layer_norm"):
         layer(torch.randn(2, 6, 3))
+    x = torch.randn(2, 6, 3)
+    fused = keras.layers.LSTM(4, layer_norm=True, peephole=True, backend="cpu")
+    plain = keras.layers.LSTM(4, layer_norm=True, peephole=True, backend="reference")
+    fused.build((2, 6, 3))
+    plain.build((2, 6, 3))
+    plain.set_weights(fused.get_weights())
+    close(fused(x), plain(x))

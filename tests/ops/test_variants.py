@@ -318,20 +318,29 @@ VARIANT_KW = {
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANT_KW))
-def test_fast_backends_refuse_a_variant_by_name_and_auto_takes_the_reference(variant):
+def test_triton_refuses_a_variant_by_name_and_auto_takes_the_cpu_kernel(variant):
     B, T, I, H = 2, 3, 4, 5
     x = torch.randn(B, T, I)
     w_ih, w_hh = torch.randn(4 * H, I), torch.randn(4 * H, H)
     kw = VARIANT_KW[variant](H)
-    for name in ("cpu", "triton"):
-        with pytest.raises(ValueError, match=rf"backend '{name}' cannot run this lstm call: .*{variant}"):
-            ops.lstm(x, w_ih, w_hh, backend=name, **kw)
+    with pytest.raises(ValueError, match=rf"backend 'triton' cannot run this lstm call: .*{variant}"):
+        ops.lstm(x, w_ih, w_hh, backend="triton", **kw)
     call = VariantCall("lstm", x, w_ih, w_hh, None, None, h0=x.new_zeros(B, H), c0=x.new_zeros(B, H),
                        **{k: v for k, v in kw.items()})
-    assert variant in cpu.BACKEND.supports(call)  # the backend's own supports() names it too
-    assert ops.select_backend("auto", call).name == "reference"
+    assert cpu.BACKEND.supports(call) is None  # the CPU kernel runs the variants (tests/ops/test_variants_cpu.py)
+    assert ops.select_backend("auto", call).name == "cpu"
     out = ops.lstm(x, w_ih, w_hh, **kw)
     assert_close(out[0], ops.lstm(x, w_ih, w_hh, backend="reference", **kw)[0])
+
+
+def test_the_gru_variants_with_reset_after_false_go_to_the_reference():
+    B, T, I, H = 2, 3, 4, 5
+    x = torch.randn(B, T, I)
+    w_ih, w_hh = torch.randn(3 * H, I), torch.randn(3 * H, H)
+    with pytest.raises(ValueError, match=r"backend 'cpu' cannot run this gru call: .*reset_after=True only"):
+        ops.gru(x, w_ih, w_hh, reset_after=False, zoneout_h=0.2, backend="cpu")
+    call = VariantCall("gru", x, w_ih, w_hh, None, None, h0=x.new_zeros(B, H), reset_after=False, zoneout_h=0.2)
+    assert ops.select_backend("auto", call).name == "reference"
 
 
 def test_a_backend_without_variants_is_never_given_one(monkeypatch):

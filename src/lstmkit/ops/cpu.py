@@ -27,6 +27,7 @@ projection (`weight_hr`), activations given as callables, dropout masks that req
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -38,9 +39,11 @@ import torch
 from lstmkit.ops import recompute
 from lstmkit.ops._cpu import build, loops
 from lstmkit.ops._cpu.loops import ACT_CODES, Run, req
+from lstmkit.ops._cpu.prepared import JOINED
 from lstmkit.ops._cpu.workspace import WORKSPACE
 from lstmkit.ops.activations import activation_name
 from lstmkit.ops.call import GATES, Outputs, RecurrenceCall
+from lstmkit.ops.variants import VariantCall, layer_norm
 
 Tensor = torch.Tensor
 OptTensor = torch.Tensor | None
@@ -172,7 +175,7 @@ def _recurrence(
     run = Run(
         kind=kind, reverse=reverse, act=act, rec_act=rec_act, zero_output=zero_output, reset_after=reset_after,
         training=training, x=x, in_mask=None if in_mask is None else in_mask.contiguous(),
-        W=torch.cat([weight_ih, weight_hh], dim=1),  # (GH, K)
+        W=JOINED.get(weight_ih, weight_hh),  # (GH, K), kept while the weights are unchanged
         bias=bias, b_hn=b_hn, h0=h0.contiguous(), c0=None if c0 is None else c0.contiguous(),
         rec_mask=None if rec_mask is None else rec_mask.contiguous(),
         mask=None if mask is None else mask.contiguous(), nthreads=_threads(B, T, GH, I + H),
@@ -218,12 +221,12 @@ def _recurrence_backward(
     H = h0.shape[1]
     GH = weight_ih.shape[0]
     present = cfg.saved(rec_mask is not None)
-    saved = {n: t if n in present else None for n, t in zip(_SAVED, (XH, G, C, TC, HN, Hprev))}
+    saved: dict[str, Any] = {n: t if n in present else None for n, t in zip(_SAVED, (XH, G, C, TC, HN, Hprev))}
     nthreads = _threads(B, T, GH, I + H)
     run = Run(
         kind=kind, reverse=reverse, act=act, rec_act=rec_act, zero_output=zero_output, reset_after=reset_after,
         training=True, x=x, in_mask=None if in_mask is None else in_mask.contiguous(),
-        W=torch.cat([weight_ih, weight_hh], dim=1), bias=None, b_hn=None, h0=h0.contiguous(),
+        W=JOINED.get(weight_ih, weight_hh), bias=None, b_hn=None, h0=h0.contiguous(),
         c0=None if c0 is None else c0.contiguous(), rec_mask=None if rec_mask is None else rec_mask.contiguous(),
         mask=None if mask is None else mask.contiguous(), nthreads=nthreads, **saved,
     )
@@ -420,12 +423,216 @@ def _vmap_recurrence(N: int, in_dims: tuple[int | None, ...], inputs: tuple[Any,
     return tuple(torch.stack(outs) for outs in zip(*per_item)), (0,) * len(per_item[0])
 
 
+# ----------------------------------------------------------------- the variants (issue 19)
+# Peephole, layer norm and zoneout (lstmkit.ops.variants) run on the kernel's variants' path: the input
+# projection XW = LN_ih((x ⊙ in_mask) W_ih^T) + b_ih (LSTM: + b_hh) is one torch matmul over all steps
+# (autograd differentiates it and LN_ih), and the loop takes XW, W_hh and the variants' tensors. The
+# GRU runs them with reset_after=True (its b_hh stays in the loop: b_hn sits inside r ⊙ (·)).
+VARIANTS = frozenset({"peephole", "layer_norm", "zoneout"})
+
+
+def variant_limits(call: RecurrenceCall) -> str | None:
+    """Why the kernel's variants' path cannot run the variant call `call`, else None."""
+    if call.kind == "gru" and not call.reset_after:
+        return ("its kernel runs the GRU variants with reset_after=True only (with reset_after=False r enters before "
+                "the matmul, which the variants' path does not split); the reference backend runs it")
+    if torch.compiler.is_compiling() or torch.jit.is_tracing() or recompute.under_torch_func():
+        return ("its variants' path is an eager-mode autograd Function (no custom op for torch.compile, "
+                "torch.jit.trace or torch.func yet); the reference backend runs it")
+    return None
+
+
+def _zoneout_tensor(z: Any, B: int, T: int, H: int, like: torch.Tensor) -> torch.Tensor | None:
+    """A (B, T, H) mask as it is, or a rate broadcast over (B, T) (strides 0, 0, 1) for the kernel."""
+    if z is None:
+        return None
+    if isinstance(z, torch.Tensor):
+        return z.contiguous()
+    return like.new_full((1, 1, H), float(z)).expand(B, T, H)
+
+
+@dataclass(frozen=True)
+class _VariantConfig:
+    kind: str
+    reverse: bool
+    act: str
+    rec_act: str
+    zero_output: bool
+    impl: str
+
+
+def _variant_run(cfg: _VariantConfig, xw: Tensor, w_hh: Tensor, b_hh: OptTensor, h0: Tensor, c0: OptTensor,
+                 peep: OptTensor, ln_hh: tuple[OptTensor, OptTensor], ln_c: tuple[OptTensor, OptTensor],
+                 zh: OptTensor, zc: OptTensor, mask: OptTensor, rec_mask: OptTensor, training: bool) -> Run:
+    B, T, GH = xw.shape
+    H = h0.shape[1]
+    lstm = cfg.kind == "lstm"
+    return Run(
+        kind=cfg.kind, reverse=cfg.reverse, act=cfg.act, rec_act=cfg.rec_act, zero_output=cfg.zero_output,
+        reset_after=True, training=training, x=xw, in_mask=None, W=w_hh.contiguous(),
+        bias=None if b_hh is None else b_hh.contiguous(), b_hn=None, h0=h0.contiguous(),
+        c0=None if c0 is None else c0.contiguous(), rec_mask=None if rec_mask is None else rec_mask.contiguous(),
+        mask=None if mask is None else mask.contiguous(), nthreads=_threads(B, T, GH, H), variant=True,
+        peep=None if peep is None else peep.contiguous(),
+        ln_hh_w=None if ln_hh[0] is None else ln_hh[0].contiguous(),
+        ln_hh_b=None if ln_hh[1] is None else ln_hh[1].contiguous(),
+        ln_c_w=None if ln_c[0] is None else ln_c[0].contiguous(),
+        ln_c_b=None if ln_c[1] is None else ln_c[1].contiguous(),
+        zh=zh, zc=zc if lstm else None,
+    )
+
+
+def _variant_forward(cfg: _VariantConfig, xw: Tensor, w_hh: Tensor, b_hh: OptTensor, h0: Tensor, c0: OptTensor,
+                     peep: OptTensor, ln_hh: tuple[OptTensor, OptTensor], ln_c: tuple[OptTensor, OptTensor],
+                     zh: OptTensor, zc: OptTensor, mask: OptTensor, rec_mask: OptTensor, training: bool) -> Run:
+    """The variants' forward loop; with `training` the Run keeps the buffers the backward reads."""
+    B, T, GH = xw.shape
+    H = h0.shape[1]
+    lstm = cfg.kind == "lstm"
+    run = _variant_run(cfg, xw, w_hh, b_hh, h0, c0, peep, ln_hh, ln_c, zh, zc, mask, rec_mask, training)
+    new = xw.new_empty
+    run.Y, run.hN, run.cN = new(B, T, H), new(B, H), new(B, H) if lstm else None
+    if training:
+        take = WORKSPACE.take
+        run.XH, run.G = take((T, B, H), xw.dtype), take((T, B, GH), xw.dtype)
+        if lstm:
+            run.C, run.CT, run.TC = (take((T, B, H), xw.dtype) for _ in range(3))
+            if run.ln_c_w is not None:
+                run.LC, run.CS = take((T, B, H), xw.dtype), take((T, B), xw.dtype)
+        else:
+            run.HN = take((T, B, H), xw.dtype)
+            run.Hprev = take((T, B, H), xw.dtype) if rec_mask is not None else None
+        if run.ln_hh_w is not None:
+            run.UN, run.US = take((T, B, GH), xw.dtype), take((T, B), xw.dtype)
+    _loops(cfg.impl).forward(run)
+    return run
+
+
+def _variant_reference(cfg: _VariantConfig, zh: OptTensor, zc: OptTensor, mask: OptTensor, rec_mask: OptTensor
+                       ) -> Callable[..., tuple[Tensor, ...]]:
+    """The variants' loop as a differentiable function of its tensor inputs, through the reference
+    (the input projection given as x with an identity W_ih): for backward(create_graph=True)."""
+    from lstmkit.ops import reference
+
+    def run(xw: Tensor, w_hh: Tensor, b_hh: OptTensor, h0: Tensor, c0: OptTensor, peep: OptTensor,
+            lnh_w: OptTensor, lnh_b: OptTensor, lnc_w: OptTensor, lnc_b: OptTensor) -> tuple[Tensor, ...]:
+        GH = xw.shape[2]
+        eye = torch.eye(GH, dtype=xw.dtype)
+        if cfg.kind == "lstm":
+            assert c0 is not None
+            pi, pf, po = (None, None, None) if peep is None else peep.chunk(3)
+            return reference.lstm(
+                xw, eye, w_hh, None, None, weight_hr=None, h0=h0, c0=c0, mask=mask, reverse=cfg.reverse,
+                activation=cfg.act, recurrent_activation=cfg.rec_act, recurrent_dropout_mask=rec_mask,
+                zero_output_for_mask=cfg.zero_output, ln_hh_weight=lnh_w, ln_hh_bias=lnh_b, zoneout_h=zh, weight_ci=pi,
+                weight_cf=pf, weight_co=po, ln_c_weight=lnc_w, ln_c_bias=lnc_b, zoneout_c=zc)
+        return reference.gru(
+            xw, eye, w_hh, None, b_hh, h0=h0, mask=mask, reverse=cfg.reverse, activation=cfg.act,
+            recurrent_activation=cfg.rec_act, recurrent_dropout_mask=rec_mask, zero_output_for_mask=cfg.zero_output,
+            ln_hh_weight=lnh_w, ln_hh_bias=lnh_b, zoneout_h=zh)
+    return run
+
+
+def _outputs(run: Run) -> tuple[Tensor, ...]:
+    Y, hN = req(run.Y, "Y"), req(run.hN, "hN")
+    return (Y, hN) if run.cN is None else (Y, hN, run.cN)
+
+
+class _VariantLoop(torch.autograd.Function):
+    """The variants' loop with its fused backward. Inputs: xw, w_hh, b_hh, h0, c0, peep, lnh_w, lnh_b, lnc_w,
+    lnc_b (differentiable), then zh, zc, mask, rec_mask, cfg. Outputs (Y, hN) and, for the LSTM, cN."""
+
+    @staticmethod
+    def forward(ctx: Any, xw: Tensor, w_hh: Tensor, b_hh: OptTensor, h0: Tensor, c0: OptTensor, peep: OptTensor,
+                lnh_w: OptTensor, lnh_b: OptTensor, lnc_w: OptTensor, lnc_b: OptTensor, zh: OptTensor, zc: OptTensor,
+                mask: OptTensor, rec_mask: OptTensor, cfg: _VariantConfig) -> tuple[Tensor, ...]:
+        run = _variant_forward(cfg, xw, w_hh, b_hh, h0, c0, peep, (lnh_w, lnh_b), (lnc_w, lnc_b), zh, zc, mask,
+                               rec_mask, True)
+        ctx.set_materialize_grads(False)
+        outputs = _outputs(run)
+        run.Y = run.hN = run.cN = None  # the ctx keeps the buffers, not the outputs (a reference cycle)
+        ctx.run, ctx.cfg = run, cfg
+        ctx.save_for_backward(xw, w_hh, b_hh, h0, c0, peep, lnh_w, lnh_b, lnc_w, lnc_b)
+        return outputs
+
+    @staticmethod
+    def backward(ctx: Any, dY: OptTensor, dhN: OptTensor, dcN: OptTensor = None) -> tuple[OptTensor, ...]:
+        inputs = ctx.saved_tensors
+        fwd: Run = ctx.run
+        cfg: _VariantConfig = ctx.cfg
+        tail = (None,) * 5
+        if recompute.needed(dY, dhN, dcN):  # create_graph=True: gradients autograd can differentiate again
+            fn = _variant_reference(cfg, fwd.zh, fwd.zc, fwd.mask, fwd.rec_mask)
+            return (*recompute.gradients(fn, inputs, ctx.needs_input_grad, (dY, dhN, dcN)), *tail)
+        xw, _, _, h0, _, peep, lnh_w, lnh_b, lnc_w, lnc_b = inputs
+        B, T, GH = xw.shape
+        H = h0.shape[1]
+        lstm = cfg.kind == "lstm"
+        run = dataclasses.replace(fwd)  # the forward's Run stays as it is: a retained graph runs backward again
+        nt = run.nthreads
+        run.dY = dY  # any strides: the kernel reads it in place
+        run.dhN = None if dhN is None else dhN.contiguous()
+        run.dcN = None if dcN is None else dcN.contiguous()
+        run.dG = WORKSPACE.take((T, B, GH), xw.dtype)
+        run.dGh = WORKSPACE.take((T, B, GH), xw.dtype) if (lnh_w is not None or not lstm) else None
+        run.dh0, run.dc0 = xw.new_empty(B, H), xw.new_empty(B, H) if lstm else None
+        run.dpeep = xw.new_empty(nt, 3 * H) if peep is not None else None
+        run.dln_hh = xw.new_empty(nt, 2 * GH) if lnh_w is not None else None
+        run.dln_c = xw.new_empty(nt, 2 * H) if lnc_w is not None else None
+        run.dbh = xw.new_empty(nt, GH) if not lstm else None
+        impl = _loops(cfg.impl)
+        impl.backward(run)
+        need = ctx.needs_input_grad
+        dG = req(run.dG, "dG")
+        dxw = dG.transpose(0, 1).clone() if need[0] else None  # (B, T, GH)
+        dw_hh = None
+        if need[1]:
+            du = run.dGh if run.dGh is not None else dG
+            dw_hh = impl.gemm_tn(du.view(T * B, GH), req(run.XH, "XH").view(T * B, H), nt)  # (GH, H)
+        db_hh = req(run.dbh, "dbh").sum(0) if need[2] and run.dbh is not None else None
+        dln_hh = None if run.dln_hh is None else run.dln_hh.sum(0)
+        dln_c = None if run.dln_c is None else run.dln_c.sum(0)
+        grads = (dxw, dw_hh, db_hh, run.dh0, run.dc0, None if run.dpeep is None else run.dpeep.sum(0),
+                 None if dln_hh is None else dln_hh[:GH], None if dln_hh is None or lnh_b is None else dln_hh[GH:],
+                 None if dln_c is None else dln_c[:H], None if dln_c is None or lnc_b is None else dln_c[H:])
+        return (*(g if need[k] else None for k, g in enumerate(grads)), *tail)
+
+
+def run_variants(call: VariantCall, act: str, rec_act: str, impl: str) -> Outputs:
+    """A variant call on the kernel's variants' path (`variant_limits(call)` is None)."""
+    B, T, _ = call.x.shape
+    H = call.hidden_size
+    x = call.x if call.input_dropout_mask is None else call.x * call.input_dropout_mask[:, None, :]
+    xw = x @ call.weight_ih.T  # (B, T, GH)
+    if call.ln_ih_weight is not None:
+        xw = layer_norm(xw, call.ln_ih_weight, call.ln_ih_bias)
+    lstm = call.kind == "lstm"
+    for b in (call.bias_ih, call.bias_hh if lstm else None):
+        if b is not None:
+            xw = xw + b
+    peep = None  # (3H,) p_i, p_f, p_o
+    if call.weight_ci is not None and call.weight_cf is not None and call.weight_co is not None:
+        peep = torch.cat([call.weight_ci, call.weight_cf, call.weight_co])
+    zh = _zoneout_tensor(call.zoneout_h, B, T, H, call.x)
+    zc = _zoneout_tensor(call.zoneout_c, B, T, H, call.x) if lstm else None
+    cfg = _VariantConfig(call.kind, call.reverse, act, rec_act, call.zero_output_for_mask, impl)
+    args = (xw, call.weight_hh, None if lstm else call.bias_hh, call.h0, call.c0 if lstm else None, peep,
+            call.ln_hh_weight, call.ln_hh_bias, call.ln_c_weight if lstm else None, call.ln_c_bias if lstm else None)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in args):
+        out: tuple[Tensor, ...] = _VariantLoop.apply(*args, zh, zc, call.mask, call.recurrent_dropout_mask, cfg)
+        return out
+    return _outputs(_variant_forward(cfg, xw, args[1], args[2], call.h0, args[4], peep, args[6:8], args[8:10], zh, zc,
+                                     call.mask, call.recurrent_dropout_mask, False))
+
+
 class CpuBackend:
-    """The fused CPU loops: float32 and float64 on the CPU, named activations, no projection."""
+    """The fused CPU loops: float32 and float64 on the CPU, named activations, no projection; the variants
+    of issue 19 in eager mode (the GRU's with reset_after=True)."""
 
     name = "cpu"
     auto_devices = frozenset({"cpu"})
     traceable = True  # one op per call, which reads the sequence length from its input
+    variants = VARIANTS  # peephole, layer norm, zoneout (GRU: reset_after=True; see variant_limits)
 
     def supports(self, call: RecurrenceCall) -> str | None:
         if call.x.device.type != "cpu":
@@ -436,12 +643,16 @@ class CpuBackend:
         if width >= _BLAS_LIMIT:
             return (f"its BLAS calls take 32-bit sizes, and input_size + hidden_size or the gates' width is {width} "
                     f"(at most {_BLAS_LIMIT - 1})")
+        if isinstance(call, VariantCall) and call.variants:
+            return RecurrenceCall.beyond_fused_kernels(call) or variant_limits(call)
         return call.beyond_fused_kernels()
 
     def run(self, call: RecurrenceCall) -> Outputs:
         act = activation_name(call.activation)
         rec_act = "sigmoid" if call.kind == "simple_rnn" else activation_name(call.recurrent_activation)
         assert act is not None and rec_act is not None  # supports() refused callables
+        if isinstance(call, VariantCall) and call.variants:
+            return run_variants(call, act, rec_act, _IMPLEMENTATION.get())
         weights = (call.x, call.weight_ih, call.weight_hh, call.bias_ih, call.bias_hh, call.h0, call.c0)
         training = any(t is not None and t.requires_grad for t in weights)
         # keep the buffers for a backward only when autograd records one; under torch.jit.trace keep

@@ -5,10 +5,12 @@ Dimensions: B batch, T time, I input features, H hidden units, P projection size
 The equations are in the docstrings of `lstmkit.ops.reference.lstm` and `gru` (which apply them)
 and in docs/equations.md. This module holds what they share with `lstmkit.ops.dispatch`:
 
-  `VariantCall`     a `RecurrenceCall` with the variants' tensors; the fused CPU and Triton kernels
-                    have none of the variants, so its `beyond_fused_kernels()` (which both backends'
-                    `supports()` ask) names them, `backend="auto"` takes the reference and an explicit
-                    `backend="cpu"` or `"triton"` raises naming the variant.
+  `VariantCall`     a `RecurrenceCall` with the variants' tensors. The CPU backend runs them on its
+                    kernel's variants' path (`lstmkit.ops.cpu.run_variants`; its `variants` attribute lists
+                    them, its `supports()` names what it still lacks: the GRU's with reset_after=False,
+                    the LSTM projection, torch.compile/jit.trace/torch.func), so `backend="auto"` takes it;
+                    the Triton kernels have none, so `beyond_fused_kernels()` (which Triton's `supports()`
+                    asks) names them and an explicit `backend="triton"` raises naming the variant.
   `layer_norm`      LN(v; γ, β) over the last axis, eps `LN_EPS` (Ba, Kiros & Hinton 2016)
   `zoneout`         d ⊙ prev + (1 - d) ⊙ new (Krueger et al. 2016), d a 0/1 mask or the rate itself
   `zoneout_mask`    the per-step, per-unit Bernoulli masks d (B, T, size) that training draws

@@ -83,9 +83,16 @@ def args_struct(layout: str, size: int) -> type[ctypes.Structure]:
 
 # Every field `Kernel._args` sets.
 _SCALARS = ("kind", "dtype", "T", "B", "I", "H", "reverse", "act", "rec_act", "zero_output", "reset_after",
-            "training", "nthreads", "sx_b", "sx_t", "sx_i", "sdy_b", "sdy_t", "sdy_h")
+            "training", "nthreads", "sx_b", "sx_t", "sx_i", "sdy_b", "sdy_t", "sdy_h",
+            "variant", "szh_b", "szh_t", "szc_b", "szc_t")
 _POINTERS = ("x", "in_mask", "W", "bias", "b_hn", "h0", "c0", "rec_mask", "mask", "Y", "hN", "cN", "XH", "G", "Hprev",
-             "C", "TC", "HN", "dY", "dhN", "dcN", "dG", "dGh", "dX", "dh0", "dc0", "db", "dbh")
+             "C", "TC", "HN", "dY", "dhN", "dcN", "dG", "dGh", "dX", "dh0", "dc0", "db", "dbh",
+             # the variants' path (issue 19)
+             "peep", "ln_hh_w", "ln_hh_b", "ln_c_w", "ln_c_b", "zh", "zc", "CT", "UN", "US", "LC", "CS", "dpeep",
+             "dln_hh", "dln_c")
+# Pointers the kernel reads with strides of their own (the rest must be contiguous): x, dY, and the
+# zoneout masks, which are a rate broadcast over (B, T) in eval (strides 0, 0, 1).
+_STRIDED = ("x", "dY", "zh", "zc")
 _SET_BY_PYTHON = _SCALARS + _POINTERS
 
 
@@ -128,16 +135,23 @@ class Kernel:
             kind=_KINDS[run.kind], dtype=_DTYPES[run.x.dtype], T=T, B=B, I=I, H=run.h0.shape[1],
             reverse=int(run.reverse), act=ACT_CODES[run.act], rec_act=ACT_CODES[run.rec_act],
             zero_output=int(run.zero_output), reset_after=int(run.reset_after), training=int(run.training),
-            nthreads=run.nthreads,
+            nthreads=run.nthreads, variant=int(run.variant),
         )
         a.sx_b, a.sx_t, a.sx_i = run.x.stride()
         if run.dY is not None:
             a.sdy_b, a.sdy_t, a.sdy_h = run.dY.stride()
+        for z, (sb, st) in (("zh", ("szh_b", "szh_t")), ("zc", ("szc_b", "szc_t"))):
+            zt = getattr(run, z)
+            if zt is not None:
+                if zt.shape[2] > 1 and zt.stride(2) != 1:
+                    raise ValueError(f"internal error: the CPU kernel needs unit stride along the units of {z}")
+                setattr(a, sb, zt.stride(0))
+                setattr(a, st, zt.stride(1))
         for name in _POINTERS:
             t = getattr(run, name)
             if t is None:
                 continue
-            if name not in ("x", "dY") and not t.is_contiguous():
+            if name not in _STRIDED and not t.is_contiguous():
                 raise ValueError(f"internal error: the CPU kernel needs {name} contiguous")
             setattr(a, name, t.data_ptr())
         return a

@@ -75,6 +75,24 @@ class Run:
     dc0: torch.Tensor | None = None
     db: torch.Tensor | None = None  # (nthreads, GH) out: per-thread sums of dG; their sum is the bias gradient
     dbh: torch.Tensor | None = None  # (nthreads, GH) out, GRU reset_after: the same for dGh
+    # The variants' path (`variant`; `variant_forward`/`variant_backward` below): x is the input projection
+    # XW (B, T, GH), W is W_hh (GH, H), bias the GRU's b_hh or None, XH (T, B, H) holds h_in.
+    variant: bool = False
+    peep: torch.Tensor | None = None  # (3H,) p_i, p_f, p_o
+    ln_hh_w: torch.Tensor | None = None  # (GH,) LN of h_in W_hh^T
+    ln_hh_b: torch.Tensor | None = None
+    ln_c_w: torch.Tensor | None = None  # (H,) LSTM: LN of c~
+    ln_c_b: torch.Tensor | None = None
+    zh: torch.Tensor | None = None  # (B, T, H) zoneout of h (a rate: broadcast, strides (0, 0, 1))
+    zc: torch.Tensor | None = None  # (B, T, H) zoneout of c
+    CT: torch.Tensor | None = None  # (T, B, H) LSTM: c~_t before zoneout
+    UN: torch.Tensor | None = None  # (T, B, GH) LN_hh: the normalised h_in W_hh^T
+    US: torch.Tensor | None = None  # (T, B) LN_hh: 1/sigma
+    LC: torch.Tensor | None = None  # (T, B, H) LN_c: the normalised c~
+    CS: torch.Tensor | None = None  # (T, B) LN_c: 1/sigma
+    dpeep: torch.Tensor | None = None  # (nthreads, 3H) out
+    dln_hh: torch.Tensor | None = None  # (nthreads, 2 GH) out: gain, bias
+    dln_c: torch.Tensor | None = None  # (nthreads, 2 H) out
 
 
 def gemm_tn(a: torch.Tensor, b: torch.Tensor, nthreads: int) -> torch.Tensor:
@@ -216,16 +234,171 @@ def backward(run: Run) -> None:
         req(run.dbh, "dbh").zero_()[0] = req(run.dGh, "dGh").sum((0, 1))
 
 
+LN_EPS = 1e-5  # lstmkit.ops.variants.LN_EPS, as in rnn_kernels.cpp
+
+
+def _ln_forward(u: torch.Tensor, gain: torch.Tensor, bias: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(gain x̂ + bias, x̂, 1/σ) over the last axis (biased variance)."""
+    mean = u.mean(-1, keepdim=True)
+    rstd = 1 / torch.sqrt(((u - mean) ** 2).mean(-1, keepdim=True) + LN_EPS)  # (B, 1)
+    xhat = (u - mean) * rstd
+    return xhat * gain + (0 if bias is None else bias), xhat, rstd[:, 0]
+
+
+def _ln_backward(dy: torch.Tensor, xhat: torch.Tensor, rstd: torch.Tensor, gain: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(dx, dgain, dbias) summed over rows: dx = (1/σ)(dy γ - mean(dy γ) - x̂ mean(dy γ x̂))."""
+    dyg = dy * gain
+    dx = rstd[:, None] * (dyg - dyg.mean(-1, keepdim=True) - xhat * (dyg * xhat).mean(-1, keepdim=True))
+    return dx, (dy * xhat).sum(0), dy.sum(0)
+
+
+def _zone(z: torch.Tensor | None, t: int, like: torch.Tensor) -> torch.Tensor:
+    return like.new_zeros(()) if z is None else z[:, t]
+
+
+def variant_forward(run: Run) -> None:
+    """The variants' forward (LSTM: peephole, LN_hh, LN_c, zoneout; GRU reset_after: LN_hh, zoneout)."""
+    act, rec = ACTIVATIONS[run.act], ACTIVATIONS[run.rec_act]
+    T = run.x.shape[1]
+    H = run.h0.shape[1]
+    lstm = run.kind == "lstm"
+    h = run.h0.clone()
+    c = req(run.c0, "c0").clone() if lstm else h.new_empty(0)
+    for t in _steps(T, run.reverse):
+        m = None if run.mask is None else run.mask[:, t, None]  # (B, 1)
+        h_in = h if run.rec_mask is None else h * run.rec_mask  # (B, H)
+        xw = run.x[:, t]  # (B, GH)
+        u = h_in @ run.W.T  # (B, GH)
+        if run.ln_hh_w is not None:
+            u, un, us = _ln_forward(u, run.ln_hh_w, run.ln_hh_b)
+        dzh = _zone(run.zh, t, h)
+        if lstm:
+            a = xw + u
+            pi, pf, po = (run.peep.split(H) if run.peep is not None else (0, 0, 0))
+            i, f = rec(a[:, :H] + pi * c), rec(a[:, H : 2 * H] + pf * c)
+            gg = act(a[:, 2 * H : 3 * H])
+            ct = f * c + i * gg  # c~
+            o = rec(a[:, 3 * H :] + po * ct)
+            lnc = ct
+            if run.ln_c_w is not None:
+                lnc, lc, cs = _ln_forward(ct, run.ln_c_w, run.ln_c_b)
+            tc = act(lnc)
+            g = torch.cat([i, f, gg, o], dim=1)
+            h_new = dzh * h + (1 - dzh) * (o * tc)
+            dzc = _zone(run.zc, t, c)
+            c_new = dzc * c + (1 - dzc) * ct
+            c = c_new if m is None else torch.where(m, c_new, c)
+        else:
+            hw = u if run.bias is None else u + run.bias  # (B, 3H)
+            r = rec(xw[:, :H] + hw[:, :H])
+            z = rec(xw[:, H : 2 * H] + hw[:, H : 2 * H])
+            n = act(xw[:, 2 * H :] + r * hw[:, 2 * H :])
+            g = torch.cat([r, z, n], dim=1)
+            h_new = dzh * h + (1 - dzh) * ((1 - z) * n + z * h)
+        if run.training:
+            req(run.XH, "XH")[t] = h_in
+            req(run.G, "G")[t] = g
+            if run.Hprev is not None:
+                run.Hprev[t] = h
+            if run.ln_hh_w is not None:
+                req(run.UN, "UN")[t], req(run.US, "US")[t] = un, us
+            if lstm:
+                req(run.C, "C")[t], req(run.CT, "CT")[t], req(run.TC, "TC")[t] = c, ct, tc
+                if run.ln_c_w is not None:
+                    req(run.LC, "LC")[t], req(run.CS, "CS")[t] = lc, cs
+            else:
+                req(run.HN, "HN")[t] = hw[:, 2 * H :]
+        h = h_new if m is None else torch.where(m, h_new, h)
+        req(run.Y, "Y")[:, t] = h if m is None or not run.zero_output else torch.where(m, h, torch.zeros_like(h))
+    req(run.hN, "hN").copy_(h)
+    if lstm:
+        req(run.cN, "cN").copy_(c)
+
+
+def variant_backward(run: Run) -> None:
+    """The variants' backward: dG = dL/dXW, dGh = dL/d(h_in W_hh^T) (LN_hh, GRU), the per-thread sums."""
+    B, T = run.x.shape[:2]
+    H = run.h0.shape[1]
+    lstm = run.kind == "lstm"
+    dh = run.h0.new_zeros(B, H) if run.dhN is None else run.dhN.clone()
+    dc = run.h0.new_zeros(B, H) if run.dcN is None or not lstm else run.dcN.clone()
+    sums = {k: torch.zeros_like(v[0]) for k, v in (("dpeep", run.dpeep), ("dln_hh", run.dln_hh), ("dln_c", run.dln_c),
+                                                  ("dbh", run.dbh)) if v is not None}
+    order = _steps(T, run.reverse)
+    for s in range(T - 1, -1, -1):
+        t = order[s]
+        m = None if run.mask is None else run.mask[:, t, None]
+        keep = None if m is None else m.to(dh.dtype)  # (B, 1)
+        if run.dY is not None:
+            dy = run.dY[:, t]
+            dh = dh + (dy if keep is None or not run.zero_output else dy * keep)
+        g = req(run.G, "G")[t]
+        dzh = _zone(run.zh, t, dh)
+        dht = (1 - dzh) * dh  # dL/dh~
+        if lstm:
+            i, f, gg, o = g.split(H, dim=1)
+            tc, ct = req(run.TC, "TC")[t], req(run.CT, "CT")[t]
+            c_prev = req(run.C, "C")[order[s - 1]] if s > 0 else req(run.c0, "c0")
+            pi, pf, po = (run.peep.split(H) if run.peep is not None else (0, 0, 0))
+            dl = dht * o * dact(run.act, tc)
+            dao = dht * tc * dact(run.rec_act, o)
+            if run.ln_c_w is not None:
+                dl, dgain, dbias = _ln_backward(dl * (keep if keep is not None else 1), req(run.LC, "LC")[t],
+                                                req(run.CS, "CS")[t], run.ln_c_w)
+                sums["dln_c"] += torch.cat([dgain, dbias])
+            dzc = _zone(run.zc, t, dc)
+            dct = dl + (1 - dzc) * dc + dao * po
+            dai, daf = dct * gg * dact(run.rec_act, i), dct * c_prev * dact(run.rec_act, f)
+            dg = torch.cat([dai, daf, dct * i * dact(run.act, gg), dao], dim=1)  # (B, 4H)
+            dg = dg if keep is None else dg * keep
+            new_dc = dzc * dc + dct * f + dai * pi + daf * pf
+            dc = new_dc if m is None else torch.where(m, new_dc, dc)
+            if run.peep is not None:
+                sums["dpeep"] += torch.cat([(dg[:, :H] * c_prev).sum(0), (dg[:, H : 2 * H] * c_prev).sum(0),
+                                            (dg[:, 3 * H :] * ct).sum(0)])
+            du = dg
+            dh_direct = dzh * dh
+        else:
+            r, z, n = g.split(H, dim=1)
+            h_prev = req(run.Hprev, "Hprev")[t] if run.Hprev is not None else req(run.XH, "XH")[t]
+            dz = dht * (h_prev - n) * dact(run.rec_act, z)
+            dpn = dht * (1 - z) * dact(run.act, n)
+            dr = dpn * req(run.HN, "HN")[t] * dact(run.rec_act, r)
+            dg = torch.cat([dr, dz, dpn], dim=1)
+            du = torch.cat([dr, dz, dpn * r], dim=1)
+            if keep is not None:
+                dg, du = dg * keep, du * keep
+            sums["dbh"] += du.sum(0)
+            dh_direct = dzh * dh + dht * z
+        if run.ln_hh_w is not None:
+            du, dgain, dbias = _ln_backward(du, req(run.UN, "UN")[t], req(run.US, "US")[t], run.ln_hh_w)
+            sums["dln_hh"] += torch.cat([dgain, dbias])
+        req(run.dG, "dG")[t] = dg
+        if run.dGh is not None:
+            run.dGh[t] = du
+        dh_in = du @ run.W  # (B, H)
+        dh_in = dh_in if run.rec_mask is None else dh_in * run.rec_mask
+        new_dh = dh_direct + dh_in
+        dh = new_dh if m is None else torch.where(m, new_dh, dh)
+    req(run.dh0, "dh0").copy_(dh)
+    if lstm:
+        req(run.dc0, "dc0").copy_(dc)
+    for name, total in sums.items():
+        getattr(run, name).zero_()[0] = total
+
+
 class PythonLoops:
     """These loops behind the interface of the compiled kernel (`build.Kernel`)."""
 
     @staticmethod
     def forward(run: Run) -> None:
-        forward(run)
+        (variant_forward if run.variant else forward)(run)
 
     @staticmethod
     def backward(run: Run) -> None:
-        backward(run)
+        (variant_backward if run.variant else backward)(run)
 
     @staticmethod
     def gemm_tn(a: torch.Tensor, b: torch.Tensor, nthreads: int) -> torch.Tensor:

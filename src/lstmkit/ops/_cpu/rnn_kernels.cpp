@@ -178,7 +178,7 @@ inline S dact(S y, int code) {
 // and lk_args_size(), so its layout has this one source. LK_ABI_VERSION changes with any change
 // to the meaning of the fields or the functions below; build.py reads it from this file.
 // K = I + H: the recurrent matmul's input at step t is the row [x_t ⊙ in_mask | h_prev ⊙ rec_mask].
-#define LK_ABI_VERSION 7
+#define LK_ABI_VERSION 8
 #define LK_ARGS_FIELDS(X) \
   X(int32_t, kind)  /* 0 LSTM, 1 GRU, 2 SimpleRNN */ \
   X(int32_t, dtype)  /* 0 float32, 1 float64 */ \
@@ -214,7 +214,22 @@ inline S dact(S y, int code) {
   X(void*, dh0)  /* (B, H) out */ \
   X(void*, dc0)  /* (B, H) out, LSTM */ \
   X(void*, db)  /* (nthreads, GH) out: each thread's sum of dG over its rows and all steps */ \
-  X(void*, dbh)  /* (nthreads, GH) out, GRU reset_after: the same for dGh */
+  X(void*, dbh)  /* (nthreads, GH) out, GRU reset_after: the same for dGh */ \
+  /* ---- the variants' path (variant = 1; lstmkit/ops/variants.py): LSTM, GRU with reset_after ---- */ \
+  /* x is then the input projection XW (B, T, GH) (LN(W x) + b_ih, LSTM: + b_hh, made by torch), I = GH, */ \
+  /* W = W_hh (GH, H), K = H, bias the GRU's b_hh (GH,) or null, XH (T, B, H) holds h_in. */ \
+  X(int32_t, variant) X(int32_t, unused2) \
+  X(int64_t, szh_b) X(int64_t, szh_t) X(int64_t, szc_b) X(int64_t, szc_t)  /* zoneout strides (0: a rate) */ \
+  X(const void*, peep)  /* (3H,) p_i, p_f, p_o, or null */ \
+  X(const void*, ln_hh_w) X(const void*, ln_hh_b)  /* (GH,) LN of h_in W_hh^T, or null */ \
+  X(const void*, ln_c_w) X(const void*, ln_c_b)  /* (H,) LSTM: LN of c before act, or null */ \
+  X(const void*, zh) X(const void*, zc)  /* (B, T, H) zoneout of h / c (unit stride), or null */ \
+  X(void*, CT)  /* (T, B, H) LSTM, training: c~_t, the cell state before zoneout */ \
+  X(void*, UN) X(void*, US)  /* (T, B, GH), (T, B) training, LN_hh: the normalised u and 1/sigma */ \
+  X(void*, LC) X(void*, CS)  /* (T, B, H), (T, B) training, LN_c: the same for c~ */ \
+  X(void*, dpeep)  /* (nthreads, 3H) out: per-thread sums of dp_i, dp_f, dp_o */ \
+  X(void*, dln_hh)  /* (nthreads, 2 GH) out: per-thread sums of dgain, dbias of LN_hh */ \
+  X(void*, dln_c)  /* (nthreads, 2 H) out: the same for LN_c */
 
 struct LkArgs {
 #define LK_DECLARE(type, name) type name;
@@ -584,6 +599,321 @@ void backward_rows(const LkArgs& a, int64_t b0, int64_t b1, int thread) {
   if (a.kind == 0) std::memcpy(static_cast<S*>(a.dc0) + int64_t(b0) * H, dc.data(), sizeof(S) * n * H);
 }
 
+// ================================================================= the variants (issue 19)
+// Peephole, layer norm and zoneout, for the LSTM and the GRU with reset_after, on the equations of
+// lstmkit/ops/reference.py. The input projection XW = LN_ih(W x) + b_ih is one torch matmul before
+// the loop (autograd differentiates it), so per step the matmul is h_in W_hh^T alone; LN of it, LN
+// of c~ and zoneout run inside the row functions. Per-thread sums give the gains', biases' and
+// peepholes' gradients, reduced once by the caller.
+constexpr double LN_EPS = 1e-5;  // lstmkit.ops.variants.LN_EPS, as torch.nn.LayerNorm
+
+// y = gain (u - mean) / sqrt(var + eps) + bias over N values (biased variance); xhat and 1/sigma kept.
+// y may be u itself.
+template <typename S>
+void ln_fwd(int64_t N, const S* u, const S* __restrict__ gain, const S* __restrict__ bias, S* __restrict__ xhat,
+            S* y, S* rstd) {
+  S mean = 0;
+  for (int64_t k = 0; k < N; ++k) mean += u[k];
+  mean /= S(N);
+  S var = 0;
+  for (int64_t k = 0; k < N; ++k) var += (u[k] - mean) * (u[k] - mean);
+  var /= S(N);
+  const S rs = S(1) / std::sqrt(var + S(LN_EPS));
+  for (int64_t k = 0; k < N; ++k) {
+    const S xh = (u[k] - mean) * rs;
+    xhat[k] = xh;
+    y[k] = gain[k] * xh + (bias ? bias[k] : S(0));
+  }
+  *rstd = rs;
+}
+
+// dx = (1/sigma) (dy gain - mean(dy gain) - xhat mean(dy gain xhat)); dgain += dy xhat, dbias += dy.
+// dx may be dy itself.
+template <typename S>
+void ln_bwd(int64_t N, const S* dy, const S* __restrict__ xhat, S rstd, const S* __restrict__ gain,
+            S* __restrict__ dgain, S* __restrict__ dbias, S* dx) {
+  S m1 = 0, m2 = 0;
+  for (int64_t k = 0; k < N; ++k) {
+    const S dyg = dy[k] * gain[k];
+    m1 += dyg;
+    m2 += dyg * xhat[k];
+    dgain[k] += dy[k] * xhat[k];
+    dbias[k] += dy[k];
+  }
+  m1 /= S(N);
+  m2 /= S(N);
+  for (int64_t k = 0; k < N; ++k) dx[k] = rstd * (dy[k] * gain[k] - m1 - xhat[k] * m2);
+}
+
+// LSTM variant, one row: g holds v = LN_hh(R h_in) (or R h_in) on entry, the activated i, f, g, o on
+// return; c, h are the state (updated); ct = c~, tc = act(LN_c(c~)); lc, cs the LN_c statistics.
+template <typename S, int A, int RA>
+void lstm_var_fwd_row(int64_t H, S* __restrict__ g, const S* __restrict__ xw, const S* __restrict__ peep,
+                      const S* ln_w, const S* ln_b, const S* zh, const S* zc, S* __restrict__ c, S* __restrict__ h,
+                      S* __restrict__ ct, S* __restrict__ tc, S* __restrict__ lc, S* cs, int ac, int ra) {
+  for (int64_t j = 0; j < H; ++j) {
+    const S cp = c[j];
+    const S pi = peep ? peep[j] : S(0), pf = peep ? peep[H + j] : S(0), po = peep ? peep[2 * H + j] : S(0);
+    const S i = act<RA>(g[j] + xw[j] + pi * cp, ra);
+    const S f = act<RA>(g[H + j] + xw[H + j] + pf * cp, ra);
+    const S gg = act<A>(g[2 * H + j] + xw[2 * H + j], ac);
+    const S cn = f * cp + i * gg;  // c~ = f c_prev + i g
+    const S o = act<RA>(g[3 * H + j] + xw[3 * H + j] + po * cn, ra);  // o sees c~ through p_o
+    g[j] = i, g[H + j] = f, g[2 * H + j] = gg, g[3 * H + j] = o;
+    ct[j] = cn;
+  }
+  if (ln_w) {
+    ln_fwd<S>(H, ct, ln_w, ln_b, lc, tc, cs);  // tc <- LN_c(c~)
+  } else {
+    std::memcpy(tc, ct, sizeof(S) * H);
+  }
+  for (int64_t j = 0; j < H; ++j) {
+    const S t = act<A>(tc[j], ac);
+    tc[j] = t;
+    const S hn = g[3 * H + j] * t;  // h~ = o act(LN_c(c~))
+    const S dh = zh ? zh[j] : S(0), dc = zc ? zc[j] : S(0);
+    h[j] = dh * h[j] + (S(1) - dh) * hn;  // zoneout: d h_prev + (1 - d) h~
+    c[j] = dc * c[j] + (S(1) - dc) * ct[j];
+  }
+}
+
+// Backward of one row: dh, dc hold dL/dh_t, dL/dc_t on entry and, on return, dc = dL/dc_{t-1} and dh
+// the part of dL/dh_{t-1} that zoneout passes (the matmul's part is added by the caller); dg = dL/da.
+template <typename S, int A, int RA>
+void lstm_var_bwd_row(int64_t H, const S* __restrict__ g, const S* __restrict__ cp, const S* __restrict__ ct,
+                      const S* __restrict__ tc, const S* lc, S cs, const S* __restrict__ peep, const S* ln_w,
+                      const S* zh, const S* zc, S* __restrict__ dh, S* __restrict__ dc, S* __restrict__ dg,
+                      S* __restrict__ dl, S* __restrict__ dpeep, S* dln_w, S* dln_b, int ac, int ra) {
+  for (int64_t j = 0; j < H; ++j) {
+    const S d = zh ? zh[j] : S(0);
+    const S dht = (S(1) - d) * dh[j];  // dL/dh~
+    dh[j] = d * dh[j];
+    const S o = g[3 * H + j];
+    dl[j] = dht * o * dact<A>(tc[j], ac);  // dL/dLN_c(c~)
+    dg[3 * H + j] = dht * tc[j] * dact<RA>(o, ra);
+  }
+  if (ln_w) ln_bwd<S>(H, dl, lc, cs, ln_w, dln_w, dln_b, dl);  // dl <- dL/dc~ through LN_c
+  for (int64_t j = 0; j < H; ++j) {
+    const S i = g[j], f = g[H + j], gg = g[2 * H + j];
+    const S pi = peep ? peep[j] : S(0), pf = peep ? peep[H + j] : S(0), po = peep ? peep[2 * H + j] : S(0);
+    const S d = zc ? zc[j] : S(0);
+    const S dao = dg[3 * H + j];
+    const S dct = dl[j] + (S(1) - d) * dc[j] + dao * po;  // all of dL/dc~
+    const S dai = dct * gg * dact<RA>(i, ra), daf = dct * cp[j] * dact<RA>(f, ra);
+    dg[j] = dai, dg[H + j] = daf, dg[2 * H + j] = dct * i * dact<A>(gg, ac);
+    dc[j] = d * dc[j] + dct * f + dai * pi + daf * pf;
+    if (peep) {
+      dpeep[j] += dai * cp[j];
+      dpeep[H + j] += daf * cp[j];
+      dpeep[2 * H + j] += dao * ct[j];
+    }
+  }
+}
+
+// GRU variant (reset_after), one row: hw holds v = LN_hh(R h_in) (or R h_in) on entry, v + b_hh on return.
+template <typename S, int A, int RA>
+void gru_var_fwd_row(int64_t H, S* __restrict__ g, const S* __restrict__ xw, S* __restrict__ hw,
+                     const S* __restrict__ bias, const S* zh, S* __restrict__ h, int ac, int ra) {
+  for (int64_t j = 0; j < 3 * H; ++j) hw[j] += bias ? bias[j] : S(0);
+  for (int64_t j = 0; j < H; ++j) {
+    const S r = act<RA>(xw[j] + hw[j], ra);
+    const S z = act<RA>(xw[H + j] + hw[H + j], ra);
+    const S n = act<A>(xw[2 * H + j] + r * hw[2 * H + j], ac);
+    g[j] = r, g[H + j] = z, g[2 * H + j] = n;
+    const S ht = (S(1) - z) * n + z * h[j];
+    const S d = zh ? zh[j] : S(0);
+    h[j] = d * h[j] + (S(1) - d) * ht;
+  }
+}
+
+// dg = dL/dXW, dgh = dL/d(v + b_hh); dh <- the part of dL/dh_{t-1} not through the matmul.
+template <typename S, int A, int RA>
+void gru_var_bwd_row(int64_t H, const S* __restrict__ g, const S* __restrict__ hn, const S* __restrict__ hp,
+                     const S* zh, S* __restrict__ dh, S* __restrict__ dg, S* __restrict__ dgh, S* __restrict__ dbh,
+                     int ac, int ra) {
+  for (int64_t j = 0; j < H; ++j) {
+    const S r = g[j], z = g[H + j], n = g[2 * H + j];
+    const S d = zh ? zh[j] : S(0);
+    const S dht = (S(1) - d) * dh[j];
+    const S dz = dht * (hp[j] - n) * dact<RA>(z, ra);
+    const S dpn = dht * (S(1) - z) * dact<A>(n, ac);
+    const S dr = dpn * hn[j] * dact<RA>(r, ra);
+    dg[j] = dr, dg[H + j] = dz, dg[2 * H + j] = dpn;
+    dgh[j] = dr, dgh[H + j] = dz, dgh[2 * H + j] = dpn * r;
+    dh[j] = d * dh[j] + dht * z;
+  }
+  for (int64_t k = 0; k < 3 * H; ++k) dbh[k] += dgh[k];
+}
+
+template <typename S>
+const S* zrow(const void* base, int64_t sb, int64_t st, int64_t b, int64_t t) {
+  return base == nullptr ? nullptr : static_cast<const S*>(base) + b * sb + t * st;
+}
+
+template <typename S, int A, int RA>
+void var_forward_rows(const LkArgs& a, int64_t b0, int64_t b1) {
+  const int64_t T = a.T, H = a.H, n = b1 - b0;
+  const int ac = a.act, ra = a.rec_act;
+  const bool is_lstm = a.kind == 0;
+  const int64_t GH = (is_lstm ? 4 : 3) * H;
+  const Rows<S> rw{a, b0, n};
+  const S* W = static_cast<const S*>(a.W);
+  const S* bias = static_cast<const S*>(a.bias);
+  const S* peep = static_cast<const S*>(a.peep);
+  const S *lnh_w = static_cast<const S*>(a.ln_hh_w), *lnh_b = static_cast<const S*>(a.ln_hh_b);
+  const S *lnc_w = static_cast<const S*>(a.ln_c_w), *lnc_b = static_cast<const S*>(a.ln_c_b);
+  const S* xw = static_cast<const S*>(a.x);
+  const bool tr = a.training != 0;
+  std::vector<S> h(rw.row(a.h0, 0, H), rw.row(a.h0, 0, H) + n * H), c;
+  if (is_lstm) c.assign(rw.row(a.c0, 0, H), rw.row(a.c0, 0, H) + n * H);
+  std::vector<S> xh_s(tr ? 0 : n * H), g_s(tr ? 0 : n * GH), hh_s(is_lstm ? 0 : n * GH);
+  std::vector<S> un_s(tr ? 0 : GH), ct_s(tr ? 0 : H), tc_s(tr ? 0 : H), lc_s(tr ? 0 : H), hn_s(tr ? 0 : H);
+  std::vector<S> xs(BLOCK * n * GH), ys(BLOCK * n * H);
+  S stat = 0;
+  for (int64_t s = 0; s < T; ++s) {
+    const int64_t t = a.reverse ? T - 1 - s : s;
+    if (s % BLOCK == 0) {
+      const Block blk(a, s, std::min<int64_t>(BLOCK, T - s));
+      gather(xs.data(), xw, a.sx_b, a.sx_t, a.sx_i, blk, b0, n, GH, static_cast<const S*>(nullptr));
+    }
+    const Block blk(a, s - s % BLOCK, std::min<int64_t>(BLOCK, T - (s - s % BLOCK)));
+    const S* xt = xs.data() + (t - blk.p0) * n * GH;
+    S* xh = tr ? rw.at(a.XH, t, H) : xh_s.data();  // (n, H) h_in
+    S* g = tr ? rw.at(a.G, t, GH) : g_s.data();
+    for (int64_t r = 0; r < n; ++r) {
+      const S* rm = rw.row(a.rec_mask, r, H);
+      for (int64_t j = 0; j < H; ++j) xh[r * H + j] = rm ? h[r * H + j] * rm[j] : h[r * H + j];
+    }
+    if (tr && a.Hprev) std::memcpy(rw.at(a.Hprev, t, H), h.data(), sizeof(S) * n * H);
+    S* u = is_lstm ? g : hh_s.data();
+    gemm<S>(false, true, n, GH, H, S(1), xh, H, W, H, S(0), u, GH);  // h_in W_hh^T  (n, GH)
+    for (int64_t r = 0; r < n; ++r) {
+      S* ur = u + r * GH;
+      const bool real = rw.real(t, r);
+      if (lnh_w) {
+        S* un = tr ? rw.at(a.UN, t, GH) + r * GH : un_s.data();
+        S* us = tr ? static_cast<S*>(a.US) + t * a.B + b0 + r : &stat;
+        if (real) ln_fwd<S>(GH, ur, lnh_w, lnh_b, un, ur, us);
+        else std::memset(un, 0, sizeof(S) * GH), *us = S(0);
+      }
+      const S* zhr = zrow<S>(a.zh, a.szh_b, a.szh_t, b0 + r, t);
+      if (is_lstm) {
+        S* ct = tr ? rw.at(a.CT, t, H) + r * H : ct_s.data();
+        S* tc = tr ? rw.at(a.TC, t, H) + r * H : tc_s.data();
+        S* lc = tr && lnc_w ? rw.at(a.LC, t, H) + r * H : lc_s.data();
+        S* cs = tr && lnc_w ? static_cast<S*>(a.CS) + t * a.B + b0 + r : &stat;
+        if (real) {
+          lstm_var_fwd_row<S, A, RA>(H, ur, xt + r * GH, peep, lnc_w, lnc_b, zhr,
+                                     zrow<S>(a.zc, a.szc_b, a.szc_t, b0 + r, t), c.data() + r * H, h.data() + r * H,
+                                     ct, tc, lc, cs, ac, ra);
+        } else if (tr) {  // defined contents at masked steps; the backward reads none of them
+          std::memset(ct, 0, sizeof(S) * H), std::memset(tc, 0, sizeof(S) * H);
+          if (lnc_w) std::memset(lc, 0, sizeof(S) * H), *cs = S(0);
+        }
+      } else {
+        S* hn = tr ? rw.at(a.HN, t, H) + r * H : hn_s.data();
+        if (real) {
+          gru_var_fwd_row<S, A, RA>(H, g + r * GH, xt + r * GH, ur, bias, zhr, h.data() + r * H, ac, ra);
+          std::memcpy(hn, ur + 2 * H, sizeof(S) * H);  // v_n + b_hn, the term r multiplies
+        } else if (tr) {
+          std::memset(hn, 0, sizeof(S) * H);
+        }
+      }
+    }
+    if (tr && is_lstm) std::memcpy(rw.at(a.C, t, H), c.data(), sizeof(S) * n * H);
+    S* yt = ys.data() + (t - blk.p0) * n * H;
+    for (int64_t r = 0; r < n; ++r) {
+      if (a.zero_output && !rw.real(t, r))
+        std::memset(yt + r * H, 0, sizeof(S) * H);
+      else
+        std::memcpy(yt + r * H, h.data() + r * H, sizeof(S) * H);
+    }
+    if ((s + 1) % BLOCK == 0 || s + 1 == T)
+      scatter(static_cast<S*>(a.Y), ys.data(), a, blk, b0, n, H, static_cast<const S*>(nullptr));
+  }
+  std::memcpy(static_cast<S*>(a.hN) + b0 * H, h.data(), sizeof(S) * n * H);
+  if (is_lstm) std::memcpy(static_cast<S*>(a.cN) + b0 * H, c.data(), sizeof(S) * n * H);
+}
+
+// dG = dL/dXW (the caller's dX: XW's gradient, time-major); dGh = dL/d(h_in W_hh^T) where it differs
+// from dG (with LN_hh, and for the GRU), for dW_hh = dGh^T XH.
+template <typename S, int A, int RA>
+void var_backward_rows(const LkArgs& a, int64_t b0, int64_t b1, int thread) {
+  const int64_t T = a.T, H = a.H, n = b1 - b0;
+  const int ac = a.act, ra = a.rec_act;
+  const bool is_lstm = a.kind == 0;
+  const int64_t GH = (is_lstm ? 4 : 3) * H;
+  const Rows<S> rw{a, b0, n};
+  const S* W = static_cast<const S*>(a.W);
+  const S* dY = static_cast<const S*>(a.dY);
+  const S* peep = static_cast<const S*>(a.peep);
+  const S* lnh_w = static_cast<const S*>(a.ln_hh_w);
+  const S* lnc_w = static_cast<const S*>(a.ln_c_w);
+  S* dpeep = a.dpeep ? static_cast<S*>(a.dpeep) + thread * 3 * H : nullptr;
+  S* dlnh = a.dln_hh ? static_cast<S*>(a.dln_hh) + thread * 2 * GH : nullptr;
+  S* dlnc = a.dln_c ? static_cast<S*>(a.dln_c) + thread * 2 * H : nullptr;
+  S* dbh = a.dbh ? static_cast<S*>(a.dbh) + thread * GH : nullptr;
+  std::vector<S> dh(n * H, S(0)), dc(is_lstm ? n * H : 0, S(0)), dxh(n * H), dl(H), dgh_s(n * GH);
+  if (a.dhN) std::memcpy(dh.data(), rw.row(a.dhN, 0, H), sizeof(S) * n * H);
+  if (is_lstm && a.dcN) std::memcpy(dc.data(), rw.row(a.dcN, 0, H), sizeof(S) * n * H);
+  std::vector<S> dys(dY ? BLOCK * n * H : 0);
+  for (int64_t s = T - 1; s >= 0; --s) {
+    const int64_t t = a.reverse ? T - 1 - s : s;
+    const int64_t tp = a.reverse ? t + 1 : t - 1;
+    const Block blk(a, s - s % BLOCK, std::min<int64_t>(BLOCK, T - (s - s % BLOCK)));
+    if (dY && ((s + 1) % BLOCK == 0 || s + 1 == T))
+      gather(dys.data(), dY, a.sdy_b, a.sdy_t, a.sdy_h, blk, b0, n, H, static_cast<const S*>(nullptr));
+    const S* g = rw.at(a.G, t, GH);
+    const S* xh = rw.at(a.XH, t, H);
+    S* dg = rw.at(a.dG, t, GH);
+    // the matmul's gradient: dGh where it is kept apart, else dG itself (LSTM without LN_hh)
+    S* du = a.dGh ? rw.at(a.dGh, t, GH) : (is_lstm && !lnh_w ? dg : dgh_s.data());
+    if (dY) {
+      const S* dyt = dys.data() + (t - blk.p0) * n * H;
+      for (int64_t r = 0; r < n; ++r) {
+        if (!rw.real(t, r) && a.zero_output) continue;
+        for (int64_t j = 0; j < H; ++j) dh[r * H + j] += dyt[r * H + j];
+      }
+    }
+    const S* hp = a.Hprev ? rw.at(a.Hprev, t, H) : xh;
+    for (int64_t r = 0; r < n; ++r) {
+      S* dgr = dg + r * GH;
+      S* dur = du + r * GH;
+      if (!rw.real(t, r)) {  // masked: no gradient to the gates, the state's passes unchanged
+        std::memset(dgr, 0, sizeof(S) * GH);
+        if (dur != dgr) std::memset(dur, 0, sizeof(S) * GH);
+        continue;
+      }
+      const S* zhr = zrow<S>(a.zh, a.szh_b, a.szh_t, b0 + r, t);
+      if (is_lstm) {
+        const S* cprev = s > 0 ? rw.at(a.C, tp, H) + r * H : rw.row(a.c0, r, H);
+        const S* lc = lnc_w ? rw.at(a.LC, t, H) + r * H : nullptr;
+        const S cs = lnc_w ? static_cast<const S*>(a.CS)[t * a.B + b0 + r] : S(0);
+        lstm_var_bwd_row<S, A, RA>(H, g + r * GH, cprev, rw.at(a.CT, t, H) + r * H, rw.at(a.TC, t, H) + r * H, lc,
+                                   cs, peep, lnc_w, zhr, zrow<S>(a.zc, a.szc_b, a.szc_t, b0 + r, t),
+                                   dh.data() + r * H, dc.data() + r * H, dgr, dl.data(), dpeep, dlnc,
+                                   dlnc ? dlnc + H : nullptr, ac, ra);
+        if (lnh_w) std::memcpy(dur, dgr, sizeof(S) * GH);
+      } else {
+        gru_var_bwd_row<S, A, RA>(H, g + r * GH, rw.at(a.HN, t, H) + r * H, hp + r * H, zhr, dh.data() + r * H, dgr,
+                                  dur, dbh, ac, ra);
+      }
+      if (lnh_w) {
+        const S us = static_cast<const S*>(a.US)[t * a.B + b0 + r];
+        ln_bwd<S>(GH, dur, rw.at(a.UN, t, GH) + r * GH, us, lnh_w, dlnh, dlnh + GH, dur);
+      }
+    }
+    gemm<S>(false, false, n, H, GH, S(1), du, GH, W, H, S(0), dxh.data(), H);  // dh_in = dU W_hh  (n, H)
+    for (int64_t r = 0; r < n; ++r) {
+      if (!rw.real(t, r)) continue;
+      const S* rm = rw.row(a.rec_mask, r, H);
+      for (int64_t j = 0; j < H; ++j) dh[r * H + j] += rm ? dxh[r * H + j] * rm[j] : dxh[r * H + j];
+    }
+  }
+  std::memcpy(static_cast<S*>(a.dh0) + b0 * H, dh.data(), sizeof(S) * n * H);
+  if (is_lstm) std::memcpy(static_cast<S*>(a.dc0) + b0 * H, dc.data(), sizeof(S) * n * H);
+}
+
 // Threads split the batch; each runs the whole time loop on its rows.
 // Subnormal numbers flushed to zero (FTZ) and read as zero (DAZ) while a thread runs the loops, as
 // TensorFlow does on CPU. Why: gradients flowing back hundreds of steps through saturated gates decay
@@ -638,13 +968,18 @@ int run(const LkArgs& a, bool backward) {
       FlushDenormals ftz;
       const int64_t b0 = a.B * k / nt, b1 = a.B * (k + 1) / nt;
       if (backward) {
-        S* db = static_cast<S*>(a.db) + int64_t(k) * GH;
-        std::fill(db, db + GH, S(0));
-        if (a.dbh) std::fill(static_cast<S*>(a.dbh) + int64_t(k) * GH, static_cast<S*>(a.dbh) + int64_t(k + 1) * GH, S(0));
+        const auto zero = [&](void* p, int64_t width) {
+          if (p) std::fill(static_cast<S*>(p) + k * width, static_cast<S*>(p) + (k + 1) * width, S(0));
+        };
+        zero(a.db, GH), zero(a.dbh, GH), zero(a.dpeep, 3 * a.H), zero(a.dln_hh, 2 * GH), zero(a.dln_c, 2 * a.H);
       }
       for (int64_t c0 = b0; c0 < b1; c0 += rows) {
         const int64_t c1 = std::min(b1, c0 + rows);
-        if (backward)
+        if (a.variant && backward)
+          var_backward_rows<S, A, RA>(a, c0, c1, k);
+        else if (a.variant)
+          var_forward_rows<S, A, RA>(a, c0, c1);
+        else if (backward)
           backward_rows<S, A, RA>(a, c0, c1, k);
         else
           forward_rows<S, A, RA>(a, c0, c1);
