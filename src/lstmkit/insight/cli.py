@@ -2,6 +2,8 @@
 
     lstmkit inspect gates --run DIR --text "..." --out FILE.png [--layer NAME]
     lstmkit inspect gradients --out FILE.png [--task recall] [--length 100] [--steps 300] [--init keras] ...
+    lstmkit inspect explore --run DIR [--texts FILE] [--samples N] --out page.html
+    lstmkit inspect serve --run DIR [--port 8000]
 """
 
 from __future__ import annotations
@@ -59,6 +61,42 @@ def _gradients(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_texts(path: str | None) -> list[str] | None:
+    """The texts of a file, one per line (blank lines skipped)."""
+    if path is None:
+        return None
+    texts = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not texts:
+        raise ValueError(f"{path} holds no text: expected one text per line")
+    return texts
+
+
+def _explore(args: argparse.Namespace) -> int:
+    from lstmkit.insight.explore import INLINE_MAX_PARAMS, explore_data, open_explorer, write_page
+
+    data = explore_data(open_explorer(args.run), args.run, texts=_read_texts(args.texts), samples=args.samples,
+                        gradients=args.gradients, max_inline_params=args.max_inline_params or INLINE_MAX_PARAMS)
+    write_page(data, args.out)
+    print(f"wrote {args.out} ({Path(args.out).stat().st_size / 1e6:.1f} MB)"
+          + (f"; typing needs `lstmkit inspect serve`: {data['model_note']}" if data["model_note"] else ""))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from lstmkit.insight.explore import make_server
+
+    server = make_server(args.run, port=args.port, texts=_read_texts(args.texts), samples=args.samples)
+    host, port = server.server_address[:2]
+    print(f"serving {args.run} at http://{host}:{port}/ (127.0.0.1 only); Ctrl-C stops", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lstmkit inspect", description=(__doc__ or "").strip().splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -83,12 +121,29 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--backend", default="auto")
     r.add_argument("--dpi", type=int, default=110)
     r.set_defaults(func=_gradients)
+    for name in ("explore", "serve"):
+        e = sub.add_parser(name, help="an interactive HTML page of the gates and states, self-contained" if name ==
+                           "explore" else "the explore page on 127.0.0.1, reading typed text with the Python model")
+        e.add_argument("--run", required=True, help="a run folder of `lstmkit run imdb|pos|memory`")
+        e.add_argument("--texts", default=None, help="a file of texts to show, one per line (default: 3 of the sample)")
+        e.add_argument("--samples", type=int, default=100, help="texts of the data set searched for each unit's "
+                       "top contexts")
+        if name == "explore":
+            e.add_argument("--out", required=True, help="the HTML file to write")
+            e.add_argument("--gradients", default=None, help="the .json of `lstmkit inspect gradients` to chart")
+            e.add_argument("--max-inline-params", type=int, default=None,  # None: explore.INLINE_MAX_PARAMS
+                           help="largest model whose weights go into the page (default: 1000000)")
+        else:
+            e.add_argument("--port", type=int, default=8000)
+        e.set_defaults(func=_explore if name == "explore" else _serve)
     return p
 
 
 def main(argv: Sequence[str]) -> int:
     """Entry point of `lstmkit inspect`; returns the exit status."""
     args = parser().parse_args(list(argv))
+    if getattr(args, "samples", 0) < 0:
+        raise ValueError(f"--samples must be >= 0, got {args.samples}")
     if getattr(args, "length", 1) < 1 or getattr(args, "steps", 0) < 0:
         raise ValueError(f"--length must be >= 1 and --steps >= 0, got {args.length} and {args.steps}")
     return args.func(args)
