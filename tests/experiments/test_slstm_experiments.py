@@ -43,3 +43,17 @@ def test_imdb_and_temperature_name_an_slstm_of_four_heads():
     net = temperature.build(temperature.Config(model="slstm", lookback=12), features=15)
     (layer,) = [m for m in net.modules() if isinstance(m, SLSTM)]
     assert layer.num_heads == 4 and layer.backend == "auto"
+
+
+@pytest.mark.parametrize("kind, forget, keep", [("slstm", slice(8, 16), slice(0, 8)), ("minlstm", slice(0, 8), slice(8, 16)),
+                                                ("mingru", None, slice(0, 8))])
+def test_chrono_biases_give_each_unit_a_time_scale(kind, forget, keep):
+    model = memory.build(memory.Config(hidden=8, init="chrono"), kind, 40)
+    bias = next(p for n, p in model.rnn.named_parameters() if n.startswith("bias"))
+    if forget is None:  # minGRU: z = σ(b_z) near 1/u, so 1 - z keeps h
+        assert (bias[keep] <= 0).all() and (bias[keep] >= -torch.log(torch.tensor(40.0))).all()
+    else:
+        torch.testing.assert_close(bias[keep], -bias[forget])
+        assert (bias[forget] >= 0).all() and (bias[forget] <= torch.log(torch.tensor(40.0))).all()
+    torch_init = memory.build(memory.Config(hidden=8, init="torch"), kind, 40)
+    assert next(p for n, p in torch_init.rnn.named_parameters() if n.startswith("bias")).abs().max() <= 8 ** -0.5
