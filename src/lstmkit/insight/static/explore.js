@@ -355,6 +355,10 @@
   }
 
   // ----- charts: gradient flow and memory-task results (SVG; hover for values, toggle models) ----------
+  // Okabe-Ito colours (colour-blind safe), one per model in every chart
+  const MODEL_COLOURS = { simple_rnn: "#d55e00", lstm: "#0072b2", gru: "#009e73", ln_lstm: "#cc79a7" };
+  const SPARE = ["#e69f00", "#56b4e9", "#000000", "#f0e442"];
+  const colourOf = (g, groups) => MODEL_COLOURS[g] || SPARE[groups.indexOf(g) % SPARE.length];
   function lineChart(title, xLabel, yLabel, series, { logY = false, yMin = null, yMax = null } = {}) {
     const W = 560, H = 300, P = { l: 60, r: 12, t: 28, b: 40 }, box = el("figure", { class: "chart" });
     const groups = [...new Set(series.map((s) => s.group))], on = new Set(groups);
@@ -370,15 +374,14 @@
     for (let k = 0; k <= 4; k++) {
       const yv = y0 + (k / 4) * (y1 - y0), yy = H - P.b - (k / 4) * (H - P.t - P.b);
       svg.append(sv("line", { x1: P.l, x2: W - P.r, y1: yy, y2: yy, class: "gridline" }),
-        sv("text", { x: P.l - 6, y: yy + 4, class: "tick end" }, logY ? `1e${yv.toFixed(1)}` : yv.toFixed(2)));
+        sv("text", { x: P.l - 6, y: yy + 4, class: "tick end" }, logY ? (10 ** yv).toExponential(0) : yv.toFixed(2)));
       const xv = x0 + (k / 4) * (x1 - x0);
       svg.append(sv("text", { x: X(xv), y: H - P.b + 16, class: "tick mid" }, String(Math.round(xv))));
     }
     svg.append(sv("text", { x: (W + P.l) / 2, y: H - 6, class: "axis mid" }, xLabel),
       sv("text", { x: 14, y: H / 2, class: "axis mid", transform: `rotate(-90 14 ${H / 2})` }, yLabel));
-    const palette = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00"]; // Okabe-Ito, colour-blind safe
     const lines = series.map((s) => {
-      const col = palette[groups.indexOf(s.group) % palette.length], pts = s.points.filter((p) => !logY || p[1] > 0);
+      const col = colourOf(s.group, groups), pts = s.points.filter((p) => !logY || p[1] > 0);
       const path = sv("polyline", { points: pts.map((p) => `${X(p[0])},${Y(p[1])}`).join(" "), fill: "none", stroke: col,
         "stroke-width": 2, "stroke-dasharray": s.dash ? "5 4" : "none", "data-series": s.name, visibility: "visible" });
       svg.append(path);
@@ -397,12 +400,12 @@
       tip.textContent = `${best.l.s.name}: ${xLabel} ${best.p[0]}, ${best.p[1].toPrecision(4)}`;
       tip.setAttribute("x", Math.min(X(best.p[0]) + 8, W - 250)); tip.setAttribute("y", Math.max(Y(best.p[1]) - 8, 30)); tip.setAttribute("visibility", "visible");
     });
-    const toggles = el("div", { class: "toggles" }, ...groups.map((g, k) => {
+    const toggles = el("div", { class: "toggles" }, ...groups.map((g) => {
       const cb = el("input", { type: "checkbox", checked: true, "data-group": g, onchange: () => {
         if (cb.checked) on.add(g); else on.delete(g);
         for (const l of lines) l.path.setAttribute("visibility", on.has(l.s.group) ? "visible" : "hidden");
       } });
-      return el("label", { style: `color:${palette[k % palette.length]}` }, cb, " " + g);
+      return el("label", { style: `color:${colourOf(g, groups)}` }, cb, " " + g);
     }));
     box.append(svg, toggles);
     return box;
