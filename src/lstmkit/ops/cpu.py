@@ -40,7 +40,6 @@ import torch.nn.functional as F
 from lstmkit.ops import recompute
 from lstmkit.ops._cpu import build, loops
 from lstmkit.ops._cpu.loops import ACT_CODES, Run, req
-from lstmkit.ops._cpu.prepared import JOINED
 from lstmkit.ops._cpu.workspace import WORKSPACE
 from lstmkit.ops.activations import activation_name
 from lstmkit.ops.call import GATES, Outputs, RecurrenceCall
@@ -176,7 +175,7 @@ def _recurrence(
     run = Run(
         kind=kind, reverse=reverse, act=act, rec_act=rec_act, zero_output=zero_output, reset_after=reset_after,
         training=training, x=x, in_mask=None if in_mask is None else in_mask.contiguous(),
-        W=JOINED.get(weight_ih, weight_hh),  # (GH, K), kept while the weights are unchanged
+        W=torch.cat([weight_ih, weight_hh], dim=1),  # (GH, K)
         bias=bias, b_hn=b_hn, h0=h0.contiguous(), c0=None if c0 is None else c0.contiguous(),
         rec_mask=None if rec_mask is None else rec_mask.contiguous(),
         mask=None if mask is None else mask.contiguous(), nthreads=_threads(B, T, GH, I + H),
@@ -227,7 +226,7 @@ def _recurrence_backward(
     run = Run(
         kind=kind, reverse=reverse, act=act, rec_act=rec_act, zero_output=zero_output, reset_after=reset_after,
         training=True, x=x, in_mask=None if in_mask is None else in_mask.contiguous(),
-        W=JOINED.get(weight_ih, weight_hh), bias=None, b_hn=None, h0=h0.contiguous(),
+        W=torch.cat([weight_ih, weight_hh], dim=1), bias=None, b_hn=None, h0=h0.contiguous(),
         c0=None if c0 is None else c0.contiguous(), rec_mask=None if rec_mask is None else rec_mask.contiguous(),
         mask=None if mask is None else mask.contiguous(), nthreads=nthreads, **saved,
     )
