@@ -38,6 +38,8 @@ from lstmkit.keras.keras_tensor import map_structure
 from lstmkit.keras.layers.layer import Layer, training_mode
 from lstmkit.keras.layers.lookup import as_text
 from lstmkit.keras.mixed_precision import LossScaleOptimizer, global_policy
+from lstmkit.keras.models import multi_output
+from lstmkit.keras.utils.py_dataset import PyDataset
 from lstmkit.train import (
     CallbackList,
     IterableBatches,
@@ -88,7 +90,10 @@ def _is_batch_iterable(x: Any) -> bool:
 
 
 def _is_sequence(x: Any) -> bool:
-    """A Keras 2 `Sequence` (or Keras 3 `PyDataset`): batches by index, `len()` of them, no `__iter__`."""
+    """A Keras 3 `PyDataset` (Keras 2's `Sequence`), or any object with batches by index, `len()` of them and
+    no `__iter__`."""
+    if isinstance(x, PyDataset):
+        return True
     return (not isinstance(x, (np.ndarray, torch.Tensor, list, tuple, dict, str)) and not hasattr(x, "__array__")
             and not isinstance(x, Iterable) and hasattr(x, "__getitem__") and hasattr(x, "__len__"))
 
@@ -99,8 +104,9 @@ def _legacy(what: str, instead: str) -> None:
 
 
 class _SequenceBatches:
-    """A Keras 2 `Sequence` as an iterable: its batches in order (shuffled each pass when `shuffle`), then
-    its `on_epoch_end()`. Under data parallelism (`world`) every rank takes rank 0's order."""
+    """A `PyDataset` / Keras 2 `Sequence` as an iterable: its `on_epoch_begin()` (Keras 3's; a Keras 2 Sequence
+    may lack it), its batches in order (shuffled each pass when `shuffle`), then its `on_epoch_end()`. Under
+    data parallelism (`world`) every rank takes rank 0's order."""
 
     def __init__(self, sequence: Any, shuffle: bool, world: World | None = None) -> None:
         self.sequence, self.shuffle, self.world = sequence, bool(shuffle), world
@@ -111,6 +117,8 @@ class _SequenceBatches:
     def __iter__(self) -> Iterator[Any]:
         n = len(self.sequence)
         order = shared_randperm(n, self.world).tolist() if self.shuffle else range(n)
+        if callable(getattr(self.sequence, "on_epoch_begin", None)):
+            self.sequence.on_epoch_begin()
         for i in order:
             yield self.sequence[i]
         if callable(getattr(self.sequence, "on_epoch_end", None)):
@@ -161,9 +169,19 @@ class Trainer:
                 weighted_metrics: Any = None, run_eagerly: Any = None, steps_per_execution: int = 1,
                 jit_compile: Any = None, auto_scale_loss: bool = True, device: str | None = None) -> None:
         """Choose the optimizer (a name takes Keras' defaults: rmsprop lr 1e-3 rho 0.9 eps 1e-7, ...), the loss
-        and the metrics. `device` (lstmkit's extra) forces "cpu" or "cuda"; the default takes CUDA when present."""
-        if loss_weights is not None:
-            raise ValueError("loss_weights is for models with several outputs, which compile() does not support")
+        and the metrics. `device` (lstmkit's extra) forces "cpu" or "cuda"; the default takes CUDA when present.
+        A model with several outputs takes them per output (lists or dicts by output name; multi_output.py)."""
+        names = self._output_names()
+        multi = names is not None and len(names) > 1
+        self._multi: list[multi_output.Output] | None = None
+        if multi:
+            assert names is not None
+            self._multi = multi_output.outputs_from_compile(names, loss, loss_weights, metrics, weighted_metrics)
+            loss = metrics = weighted_metrics = None
+        elif loss_weights is not None:
+            raise ValueError("loss_weights is for models with several outputs; this model has one")
+        if isinstance(loss, (list, tuple)) and len(loss) == 1 and not multi:
+            loss = loss[0]  # loss=[l] for a model's one output, as Keras takes it
         if isinstance(loss, dict):
             loss = self._entry_for_output(loss, "loss")
         if isinstance(loss, list):
@@ -178,7 +196,7 @@ class Trainer:
             inner = optimizers_mod.get(optimizer)
             # Keras wraps the optimizer under mixed_float16: float16 gradients need a loss scale
             self.optimizer = LossScaleOptimizer(inner) if global_policy().name == "mixed_float16" else inner
-        self.loss = loss
+        self.loss = loss if self._multi is None else [o.loss_spec for o in self._multi]
         self._loss_fn = None if loss is None else losses_mod.get(loss)
         self._metric_specs = _as_list(metrics, "metrics")
         self._weighted_metric_specs = _as_list(weighted_metrics, "weighted_metrics")
@@ -258,6 +276,10 @@ class Trainer:
     def _compile_config(self) -> dict[str, Any]:
         """compile()'s arguments as `model.save` writes them. The loss is written then, as Keras does: a loss
         function that no config can name fails in save() (with its name), not in compile()."""
+        if self._multi is not None:
+            raise ValueError("saving the compile settings of a model with several outputs is not supported yet: "
+                             "save it with include_optimizer=False after compile, or save before compile, and "
+                             "compile again after loading")
         loss = None if self._loss_fn is None else losses_mod.serialize(self._loss_fn)
         return {**self._compile_parts, "optimizer": optimizers_mod.serialize(self._compile_parts["optimizer"]),
                 "loss": loss}
@@ -265,10 +287,12 @@ class Trainer:
     def _require_compiled(self, what: str, need_loss: bool = True) -> None:
         if not self.compiled:
             raise ValueError(f"{what}() needs a compiled model: call model.compile(optimizer=..., loss=...) first")
-        if need_loss and self._loss_fn is None:
+        if need_loss and self._loss_fn is None and self._multi is None:
             raise ValueError(f"{what}() needs a loss: call model.compile(..., loss='binary_crossentropy') or another")
 
     def _resolve_metrics(self, y_shape: tuple, pred_shape: tuple) -> None:
+        if self._multi is not None:
+            raise AssertionError("a model with several outputs resolves its metrics per output")
         if self._metrics is not None:
             return
         resolved = [(metrics_mod.get(m, y_shape, pred_shape), False) for m in self._metric_specs]
@@ -281,6 +305,10 @@ class Trainer:
         self._metrics = resolved
 
     def compiled_metrics_list(self) -> list[metrics_mod.Metric]:
+        """What is logged beside `loss`, in the order evaluate returns it (several outputs: their losses,
+        then the metrics by name, as Keras)."""
+        if self.__dict__.get("_multi") is not None:
+            return multi_output.trackers_and_metrics(self._multi)
         return [m for m, _ in self._metrics or []]
 
     @property
@@ -289,14 +317,14 @@ class Trainer:
 
     def _reset_metrics(self) -> None:
         self._loss_tracker.reset_state()
-        for m, _ in self._metrics or []:
+        for m in self.compiled_metrics_list():
             m.reset_state()
 
     def reset_metrics(self) -> None:
         self._reset_metrics()
 
     def _logs(self) -> dict[str, float]:
-        values = {"loss": self._loss_tracker.result(), **{m.name: m.result() for m, _ in self._metrics or []}}
+        values = {"loss": self._loss_tracker.result(), **{m.name: m.result() for m in self.compiled_metrics_list()}}
         return {k: float(values[k]) for k in sorted(values)}
 
     def _final_logs(self) -> dict[str, float]:
@@ -373,6 +401,15 @@ class Trainer:
     def _array_data(self, x: Any, y: Any, sample_weight: Any, class_weight: Any, what: str,
                     need_y: bool = True) -> tuple[list[torch.Tensor], torch.Tensor | None, torch.Tensor | None, bool]:
         xs, single = self._inputs_to_tensors(x, what)
+        if self.__dict__.get("_multi") is not None and y is not None:
+            if class_weight is not None:
+                raise ValueError(f"{what}: class_weight is not supported for a model with several outputs (Keras 3 "
+                                 "refuses it too); give sample_weight")
+            yt_multi = multi_output.targets_from(y, [o.name for o in self._multi], int(xs[0].shape[0]), what)
+            sw = None if sample_weight is None else to_tensor(sample_weight, "sample_weight").float()
+            if sw is not None and sw.shape[0] != xs[0].shape[0]:
+                raise ValueError(f"{what}: sample_weight has {sw.shape[0]} entries for {xs[0].shape[0]} samples")
+            return xs, yt_multi, sw, single  # type: ignore[return-value]
         if isinstance(y, dict):
             y = self._targets_from_dict(y, what)
         if isinstance(y, (list, tuple)) and len(y) == 1 and isinstance(y[0], (np.ndarray, torch.Tensor)):
@@ -404,6 +441,26 @@ class Trainer:
             shapes = [(None, *tuple(t.shape[1:])) for t in xs]
             self.build(shapes[0] if single else shapes)
 
+    def _check_targets(self, xs: list[torch.Tensor], single: bool, yt: Any) -> None:
+        """Before the first step: the labels fit the loss and the output (per output when there are several),
+        and the metrics are resolved for their shapes."""
+        if self.__dict__.get("_multi") is not None:
+            shapes = [(None, *tuple(t.shape[1:])) for t in xs]
+            names = [o.name for o in self._multi]
+            out_shapes = multi_output.flat_outputs(self.compute_output_shape(shapes[0] if single else shapes), names)
+            for out, y, shape in zip(self._multi, yt, out_shapes):
+                filled = _sizes_from_targets(tuple(shape), y, out.loss_fn)
+                if out.loss_fn is not None:
+                    try:
+                        losses_mod.check_targets(out.loss_fn, y, filled)
+                    except ValueError as e:
+                        raise ValueError(f"output {out.name!r}: {e}") from e
+                out.resolve_metrics(tuple(y.shape), filled)
+            return
+        out_shape = _sizes_from_targets(self._output_shape_for(xs, single), yt, self._loss_fn)
+        losses_mod.check_targets(self._loss_fn, yt, out_shape)
+        self._resolve_metrics(tuple(yt.shape), out_shape)
+
     def _output_shape_for(self, xs: list[torch.Tensor], single: bool) -> tuple:
         shapes = [(None, *tuple(t.shape[1:])) for t in xs]
         out = _the_one(self.compute_output_shape(shapes[0] if single else shapes))
@@ -416,19 +473,42 @@ class Trainer:
         with training_mode(training):
             return self._call_internal(x, training=training)
 
-    def _compute_loss(self, y: torch.Tensor, y_pred: torch.Tensor, sw: torch.Tensor | None, mask: Any,
+    def _outputs(self, structure: Any) -> Any:
+        """The model's one output (or mask) from what it returned, or the list of them in output order."""
+        if self.__dict__.get("_multi") is not None:
+            return multi_output.flat_outputs(structure, [o.name for o in self._multi])
+        return _the_one(structure)
+
+    def _compute_loss(self, y: Any, y_pred: Any, sw: torch.Tensor | None, mask: Any,
                       training: bool) -> torch.Tensor:
+        if self.__dict__.get("_multi") is not None:  # the weighted sum; each output's loss kept for its tracker
+            loss, self.__dict__["_output_losses"] = multi_output.loss_of(self._multi, y, y_pred, sw, mask)
+            return self._with_penalties(loss, training)
         if y_pred.is_floating_point() and y_pred.dtype in (torch.float16, torch.bfloat16):
             y_pred = y_pred.float()  # mixed precision: the loss in float32, as Keras
-        loss = self._loss_fn(y, y_pred, sw, mask)
+        return self._with_penalties(self._loss_fn(y, y_pred, sw, mask), training)
+
+    def _with_penalties(self, loss: torch.Tensor, training: bool) -> torch.Tensor:
         if training and self._regularized:
             penalties = self.losses
             if penalties:
                 loss = loss + torch.stack([p.to(loss.device).reshape(()) for p in penalties]).sum()
         return loss
 
-    def _update_metrics(self, y: torch.Tensor, y_pred: torch.Tensor, sw: torch.Tensor | None, mask: Any,
+    def _update_metrics(self, y: Any, y_pred: Any, sw: torch.Tensor | None, mask: Any,
                         loss: torch.Tensor) -> None:
+        if self.__dict__.get("_multi") is not None:
+            n = y_pred[0].shape[0]
+            count = torch.full((1,), float(n), device=loss.device)
+            self._loss_tracker.update_values(loss.detach().reshape(1), count)
+            for out, yi, pi, mi, li in zip(self._multi, y, y_pred, mask, self.__dict__.pop("_output_losses")):
+                if li is not None:
+                    out.tracker.update_values(li.detach().reshape(1), count)
+                if out.metrics is None:  # data from an iterable: resolved on the first batch
+                    out.resolve_metrics(tuple(yi.shape), tuple(pi.shape))
+                for metric, weighted in out.metrics or []:
+                    metric.update_state(yi, pi.detach(), sw if weighted else None, mi)
+            return
         if self._metrics is None:  # data from an iterable: resolve "accuracy" on the first batch, as Keras
             self._resolve_metrics(tuple(y.shape), tuple(y_pred.shape))
         n = y_pred.shape[0]
@@ -439,7 +519,7 @@ class Trainer:
     def _train_step(self, batch: Any) -> None:
         x, y, sw = batch
         parallel = self.__dict__.get("_parallel")  # data-parallel: the forward pass through DDP
-        y_pred, mask = map(_the_one, (self._forward if parallel is None else parallel.forward)(x, training=True))
+        y_pred, mask = map(self._outputs, (self._forward if parallel is None else parallel.forward)(x, training=True))
         loss = self._compute_loss(y, y_pred, sw, mask, training=True)
         for p in self.optimizer.params:
             p.grad = None
@@ -455,7 +535,8 @@ class Trainer:
         if self._constrained:
             self._apply_constraints()
         if parallel is None or parallel.current.rows:  # not a stand-in row of an empty shard
-            self._update_metrics(y, y_pred.detach(), sw, mask, loss)
+            self._update_metrics(y, y_pred if self.__dict__.get("_multi") is not None else y_pred.detach(), sw, mask,
+                                 loss)
 
     @torch.no_grad()
     def _test_step(self, batch: Any) -> None:
@@ -463,7 +544,7 @@ class Trainer:
         if parallel is not None and not parallel.current.rows:  # a stand-in row of an empty shard
             return
         x, y, sw = batch
-        y_pred, mask = map(_the_one, self._forward(x, training=False))
+        y_pred, mask = map(self._outputs, self._forward(x, training=False))
         loss = self._compute_loss(y, y_pred, sw, mask, training=False)
         self._update_metrics(y, y_pred, sw, mask, loss)
 
@@ -486,8 +567,21 @@ class Trainer:
             callbacks: list | None = None, validation_split: float = 0.0, validation_data: Any = None,
             shuffle: bool | str = True, class_weight: dict | None = None, sample_weight: Any = None,
             initial_epoch: int = 0, steps_per_epoch: int | None = None, validation_steps: int | None = None,
-            validation_batch_size: int | None = None, validation_freq: int = 1) -> callbacks_mod.History:
-        """Train for `epochs` epochs; returns a History whose `.history` holds the logs per epoch."""
+            validation_batch_size: int | None = None, validation_freq: int = 1,
+            **keras2: Any) -> callbacks_mod.History:
+        """Train for `epochs` epochs; returns a History whose `.history` holds the logs per epoch. Keras 2's
+        `workers`, `use_multiprocessing` and `max_queue_size` are accepted with a DeprecationWarning (the batches
+        are drawn in this process)."""
+        unknown = sorted(set(keras2) - {"workers", "use_multiprocessing", "max_queue_size"})
+        if unknown:
+            raise TypeError(f"fit() got unexpected keyword arguments {unknown}")
+        if keras2:
+            _legacy(f"fit({', '.join(f'{k}=' for k in sorted(keras2))})",
+                    "the same arguments on a keras.utils.PyDataset (PyDataset(workers=...)), or leave them out")
+            for name in ("workers", "max_queue_size"):
+                value = keras2.get(name, 1)
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    raise ValueError(f"fit: {name} must be a non-negative integer, got {value!r}")
         self._require_compiled("fit")
         verbose = _verbose(verbose)
         parallel = self._begin_parallel()
@@ -523,9 +617,7 @@ class Trainer:
                 val_batches = TensorBatches(vxs, vy, vsw, validation_batch_size or batch_size or 32,
                                             single_input=single)
             self._maybe_build_from(xs, single)
-            out_shape = _sizes_from_targets(self._output_shape_for(xs, single), yt, self._loss_fn)
-            losses_mod.check_targets(self._loss_fn, yt, out_shape)
-            self._resolve_metrics(tuple(yt.shape), out_shape)
+            self._check_targets(xs, single, yt)
             train = self._shard(TensorBatches(xs, yt, sw, batch_size or 32, shuffle=shuffle, single_input=single))
             if steps_per_epoch is not None:
                 train = IterableBatches(_repeat(train), steps_per_epoch)
@@ -584,9 +676,7 @@ class Trainer:
         else:
             xs, yt, sw, single = self._array_data(x, y, sample_weight, None, "evaluate")
             self._maybe_build_from(xs, single)
-            out_shape = _sizes_from_targets(self._output_shape_for(xs, single), yt, self._loss_fn)
-            losses_mod.check_targets(self._loss_fn, yt, out_shape)
-            self._resolve_metrics(tuple(yt.shape), out_shape)
+            self._check_targets(xs, single, yt)
             data = TensorBatches(xs, yt, sw, batch_size or 32, single_input=single)
         device = self._device_for_training()
         self.to(device)
@@ -693,12 +783,11 @@ class Trainer:
         self.__dict__.pop("_parallel", None)  # one process's step (a fit that failed may have left its context)
         xs, yt, sw, single = self._array_data(x, y, sample_weight, class_weight, "train_on_batch")
         self._maybe_build_from(xs, single)
-        out_shape = self._output_shape_for(xs, single)
-        self._resolve_metrics(tuple(yt.shape), out_shape)
+        self._check_targets(xs, single, yt)
         device = self._device_for_training()
         self._prepare_training(device)
         self._reset_metrics()
-        batch = ([t.to(device) for t in xs] if not single else xs[0].to(device), yt.to(device),
+        batch = (_inputs_on(xs, single, device), yt.to(device),
                  None if sw is None else sw.to(device))
         self._train_step(batch)
         return self._result(return_dict)
@@ -708,12 +797,12 @@ class Trainer:
         self.__dict__.pop("_parallel", None)
         xs, yt, sw, single = self._array_data(x, y, sample_weight, None, "test_on_batch")
         self._maybe_build_from(xs, single)
-        self._resolve_metrics(tuple(yt.shape), self._output_shape_for(xs, single))
+        self._check_targets(xs, single, yt)
         device = self._device_for_training()
         self.to(device)
         self._regularized = False
         self._reset_metrics()
-        self._test_step(([t.to(device) for t in xs] if not single else xs[0].to(device), yt.to(device),
+        self._test_step((_inputs_on(xs, single, device), yt.to(device),
                          None if sw is None else sw.to(device)))
         return self._result(return_dict)
 
@@ -722,7 +811,7 @@ class Trainer:
         self._maybe_build_from(xs, single)
         device = self._device_for_training()
         self.to(device)
-        return self._predict_step(xs[0].to(device) if single else [t.to(device) for t in xs])
+        return self._predict_step(_inputs_on(xs, single, device))
 
     def _result(self, return_dict: bool) -> Any:
         logs = self._logs()
@@ -730,6 +819,13 @@ class Trainer:
             return logs
         values = [logs["loss"], *[logs[m.name] for m in self.compiled_metrics_list()]]
         return values[0] if len(values) == 1 else values
+
+
+def _inputs_on(xs: list[Any], single: bool, device: torch.device) -> Any:
+    """One batch's inputs on `device` (the input, or the list of them); text (NumPy str arrays for a
+    TextVectorization) stays where it is."""
+    moved = [t.to(device) if isinstance(t, torch.Tensor) else t for t in xs]
+    return moved[0] if single else moved
 
 
 def _the_one(outputs: Any) -> Any:
