@@ -5,7 +5,8 @@
 batch of 8 (8 steps an epoch) for 3 epochs, backing up into OUT_DIR/backup after each epoch. Rank 1 kills itself
 with SIGKILL after step KILL_STEP of the second epoch unless MARKER exists (it writes MARKER first: the restarted
 group runs through). Each process writes OUT_DIR/<tag>.npz (its weights) and OUT_DIR/<tag>.json (the history of
-every epoch, restored ones included, and torchrun's restart count), tag "rank0", "rank1" or "single".
+every epoch, restored ones included, torchrun's restart count and the process id), tag "rank0", "rank1" or
+"single". A TensorBoard callback logs into OUT_DIR/tb (rank 0 alone writes: one event file per attempt).
 """
 
 import json
@@ -53,9 +54,11 @@ def main(out: str, marker: str | None) -> dict:
     model.compile(optimizer=keras.optimizers.RMSprop(0.01), loss="binary_crossentropy", metrics=["acc"])
     backup = keras.callbacks.BackupAndRestore(os.path.join(out, "backup"), delete_checkpoint=False)
     killer = KillOnce(marker if world is not None and world.rank == 1 else None)
-    history = model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=True, callbacks=[backup, killer], verbose=0)
+    board = keras.callbacks.TensorBoard(os.path.join(out, "tb"))
+    history = model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=True, callbacks=[backup, killer, board],
+                        verbose=0)
     result = {"history": backup.full_history(history), "restored_epoch": backup.restored_epoch,
-              "restarts": distributed.restart_count()}
+              "restarts": distributed.restart_count(), "pid": os.getpid()}
     np.savez(os.path.join(out, f"{tag}.npz"), *model.get_weights())
     with open(os.path.join(out, f"{tag}.json"), "w") as f:
         json.dump(result, f)

@@ -80,3 +80,21 @@ def test_a_killed_worker_restarts_and_ends_with_the_uninterrupted_weights(killed
     for w0, w1 in zip(_weights(out / "rank0.npz"), _weights(out / "rank1.npz")):
         np.testing.assert_array_equal(w0, w1)  # DDP: the same step on both ranks
     assert single["restored_epoch"] == 0 and single["restarts"] == 0
+
+
+def test_only_rank_zero_writes_tensorboard_events(killed):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out, _ = killed
+    files = sorted((out / "tb" / "train").iterdir())
+    # one event file per attempt, both rank 0's (the file names end in the writer's process id)
+    assert len(files) == 2, files
+    rank0, rank1 = (json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert not any(f".{rank1['pid']}." in f.name for f in files)
+    restarted = next(f for f in files if f".{rank0['pid']}." in f.name)
+    events = EventAccumulator(str(restarted))
+    events.Reload()
+    # the restarted attempt logged epochs 2 and 3: the all-reduced loss of the one-process run
+    logged = [(e.step, e.value) for e in events.Scalars("epoch_loss")]
+    assert [step for step, _ in logged] == [1, 2]
+    np.testing.assert_allclose([v for _, v in logged], rank0["history"]["loss"][1:], rtol=0, atol=1e-6)

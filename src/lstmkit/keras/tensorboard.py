@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from lstmkit.train.callbacks import Callback
+from lstmkit.train.distributed import is_chief
 
 __all__ = ["TensorBoard"]
 
@@ -117,7 +118,7 @@ class TensorBoard(Callback):
     # ----- the model
     def set_model(self, model: Any) -> None:
         super().set_model(model)
-        if self.write_graph:
+        if self.write_graph and is_chief():  # data parallelism: rank 0 alone writes event files
             self._write_model_json()
 
     def _write_model_json(self) -> None:
@@ -166,7 +167,7 @@ class TensorBoard(Callback):
 
     def on_train_batch_end(self, batch: int, logs: Mapping | None = None) -> None:
         step = self._global_train_batch
-        if not self._records(step):  # the logs are read only here: a read waits for the GPU
+        if not self._records(step) or not is_chief():  # the logs are read only here: a read waits for the GPU
             return
         writer = self._writer("train")
         if self.write_steps_per_second:
@@ -179,7 +180,7 @@ class TensorBoard(Callback):
 
     def on_test_end(self, logs: Mapping | None = None) -> None:
         optimizer = getattr(self.model, "optimizer", None)
-        if optimizer is not None and hasattr(optimizer, "iterations") and \
+        if optimizer is not None and hasattr(optimizer, "iterations") and is_chief() and \
                 (self.update_freq == "epoch" or self._records(self._global_test_batch)):
             writer = self._writer("val")
             for name, value in (logs or {}).items():
@@ -188,6 +189,8 @@ class TensorBoard(Callback):
             self._close_writers()
 
     def on_epoch_end(self, epoch: int, logs: Mapping | None = None) -> None:
+        if not is_chief():  # data parallelism: the all-reduced logs are rank 0's too, and rank 0 writes them
+            return
         self._log_epoch_metrics(epoch, logs or {})
         if self.histogram_freq and epoch % self.histogram_freq == 0:
             self._log_weights(epoch)

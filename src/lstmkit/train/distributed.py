@@ -375,4 +375,9 @@ class DataParallel:
 def data_parallel(model: Any) -> DataParallel | None:
     """The data-parallel context for one call of fit/evaluate/predict, or None in one process."""
     found = world()
-    return None if found is None else DataParallel(model, found)
+    if found is None:
+        return None
+    # the ranks start the call together: the first epoch's time holds no wait for a rank still loading its data
+    # (measured: 11.8 s against 1.0 s for the next epoch of a 4-step IMDB slice, rank 1 loading the arrays)
+    dist.barrier()
+    return DataParallel(model, found)
