@@ -10,14 +10,18 @@ Data may come as Keras 3 takes it: a dict of inputs keyed by the names of a func
 (a missing name is an error naming the expected ones; extra keys are ignored, as Keras 3 does, with a
 warning), targets as a dict keyed by the output layer's name, and `loss`/`metrics` per output name. A
 generator of batches with `steps_per_epoch` works in `fit`, with `class_weight` too. The label check lets a
-`None` size of the output (a model on sequences of any length) take the labels' size.
+`None` size of the output (a model on sequences of any length) take the labels' size. A model with several
+outputs trains from array targets given per output (multi_output.py has the rules and the names it logs).
+`keras.config`'s max_epochs / max_steps_per_epoch cap fit, and no progress bar prints while interactive
+logging is off.
 
 Keras 2's `fit_generator`, `evaluate_generator` and `predict_generator` run `fit`, `evaluate` and `predict`
 (and `predict_classes`, `predict_proba` work as Keras 2's Sequential's) with a DeprecationWarning; the
 generator methods' `max_queue_size`, `workers` and `use_multiprocessing` are accepted and have no effect (the
 batches are drawn in this process, one at a time). A Keras 2 `Sequence` (an object with `__len__` and
-`__getitem__`) is read batch by batch, in a shuffled order when `shuffle=True`, and its `on_epoch_end()` is
-called after each pass.
+`__getitem__`, or a `keras.utils.PyDataset`) is read batch by batch, in a shuffled order when `shuffle=True`,
+between its `on_epoch_begin()` (when it has one) and `on_epoch_end()`; `fit` takes Keras 2's `workers`,
+`use_multiprocessing` and `max_queue_size` too, with a DeprecationWarning.
 """
 
 from __future__ import annotations
