@@ -5,6 +5,7 @@
     lstmkit data list | fetch NAME | verify
     lstmkit inspect gates --run DIR --text "..." --out FILE.png
     lstmkit inspect gradients --out FILE.png
+    lstmkit inspect explore --run DIR [--texts FILE] [--samples N] --out page.html | serve --run DIR
     lstmkit export --run DIR --format onnx [--out PATH]
     lstmkit bench [--kinds lstm,gru,simple_rnn] [--shapes B,T,I,H;...] [--dtype D] [--device D] [--backend B]
     lstmkit --version
