@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import torch
+from torch.onnx._internal.exporter import _flags as _onnx_flags  # see _in_dynamo_onnx_export
 
 from lstmkit.ops import cpu, reference
 from lstmkit.ops import triton as triton_backend
@@ -136,6 +137,15 @@ def tracing() -> Iterator[list[dict]]:
         _TRACE.reset(token)
 
 
+def _in_dynamo_onnx_export() -> bool:
+    """Whether torch.onnx.export(dynamo=True) is capturing the model, with either of its strategies. Not
+    `torch.onnx.is_in_onnx_export()` alone: Dynamo (torch.export with strict=True, the exporter's second try)
+    folds that function to False, and would record lstmkit's op, which has no ONNX form; the flag it reads is not."""
+    if torch.jit.is_tracing():  # the TorchScript exporter
+        return False
+    return torch.onnx.is_in_onnx_export() or bool(getattr(_onnx_flags, "_is_onnx_exporting", False))
+
+
 def run(call: RecurrenceCall, backend: str = "auto") -> Outputs:
     """Run a validated call on the backend `backend` names (see the module docstring)."""
     # torch.compile cannot read a ContextVar, and records are an eager-mode tool
@@ -150,6 +160,11 @@ def run(call: RecurrenceCall, backend: str = "auto") -> Outputs:
         # an empty batch: nothing to compute, whichever backend was chosen; the reference gives the
         # empty results and their (empty or zero) gradients without launching a kernel on no rows
         return reference.run(call)
+    if _in_dynamo_onnx_export():
+        # torch.onnx.export(dynamo=True): one ONNX LSTM/GRU/RNN node in place of lstmkit's op, or a clear refusal
+        from lstmkit.export.dynamo import emit
+
+        return emit(call)
     if torch.onnx.is_in_onnx_export():
         # torch.onnx's TorchScript exporter has no ONNX form for lstmkit's ops and would unroll the reference's
         # loop at the example's length; lstmkit.export writes ONNX's own LSTM/GRU/RNN operators instead
