@@ -11,6 +11,19 @@ comes as keyword-only extras: `backend=`, `recurrent_dropout=`, activations, `re
 and `mask=` / `lengths=` at call time. Shape errors are `lstmkit.errors.ShapeError`, both a
 ValueError and torch's RuntimeError, with torch's phrase.
 
+Two things torch's modules do not have (issue 19; parameters made by `lstmkit.nn.widths`):
+  GRU(..., proj_size=P)   the projected GRU (equations in `lstmkit.ops.reference.gru`): the state h stays H
+                          wide, the output and the recurrence read y = W_hr h (P wide); weight_hr_l{k} (P, H)
+                          and weight_hh_l{k} (3H, P) as torch's LSTM names them. Unlike the LSTM's projected
+                          h_n, the GRU's h_n and hx are (L*D, B, H): the whole state, from which y follows.
+  hidden_size=[H_0, ..., H_{L-1}]   one width per layer (a list as long as num_layers); layer k reads layer
+                          k-1's output (D * H_{k-1}, or D * P with a projection). The final states of layers of
+                          different widths do not stack into one tensor, so a module made with a list takes and
+                          returns them as lists of L*D tensors in torch's order (k = layer * D + direction):
+                          h_n = [(B, width of layer k's state)] (unbatched: (width,)), and for the LSTM the
+                          pair (h_n, c_n) of two such lists; `hx` takes the same form. h_n[-1] is then the top
+                          layer's last direction, as torch's h_n[-1]. state_dict names are torch's.
+
 Dimensions: B batch, T time, I input features, H hidden units, P projection, L layers, D directions.
 """
 
@@ -25,10 +38,13 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from lstmkit import ops
 from lstmkit.errors import ShapeError
 from lstmkit.nn.variants import VariantOptions
+from lstmkit.nn.widths import check_proj_size, layer_widths, make_parameters
 from lstmkit.ops.activations import Activation
 from lstmkit.ops.checks import normalize_mask, quiet_under_jit_trace
 
-State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+# torch's stacked states, or (per-layer widths) lists of L*D states
+State = (torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+         | list[torch.Tensor] | tuple[list[torch.Tensor], list[torch.Tensor]])
 
 
 class LayerWeights(NamedTuple):
@@ -47,7 +63,7 @@ class _Extras(VariantOptions):
     _kind: str = ""  # "LSTM", "GRU" or "RNN"
     # set by torch's constructor
     input_size: int
-    hidden_size: int
+    hidden_size: int  # a list when made with one width per layer (VariantOptions._layer_hidden reads it)
     num_layers: int
     bias: bool
     batch_first: bool
@@ -68,6 +84,17 @@ class _Extras(VariantOptions):
 
     def flatten_parameters(self) -> None:
         """Accepted for drop-in compatibility; lstmkit keeps no flat cuDNN buffer."""
+
+    def _remake_parameters(self, widths: list[int], per_layer: bool, proj_size: int, device: Any,
+                           dtype: torch.dtype | None) -> None:
+        """Per-layer widths or the GRU's projection: the weights torch's constructor cannot make (`lstmkit.nn.widths`),
+        initialised as torch's (per layer: U(-1/√H_k, 1/√H_k)). `per_layer`: `hidden_size` was given as a list, and
+        stays one (the states then are lists, even when the widths are equal); else it stays torch's int."""
+        self.proj_size = proj_size
+        if per_layer:
+            setattr(self, "hidden_size", list(widths))  # noqa: B010 (torch's RNNBase declares it an int)
+        make_parameters(self, widths, {"device": device, "dtype": dtype})  # type: ignore[arg-type]
+        self.reset_parameters()
 
     def __prepare_scriptable__(self) -> nn.Module:
         """torch.jit.script: a clear error. TorchScript cannot compile lstmkit's forward (keyword-only
@@ -99,12 +126,12 @@ class _Extras(VariantOptions):
         return LayerWeights(getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx),
                             *(getattr(self, n + sfx, None) for n in ("bias_ih", "bias_hh", "weight_hr")))
 
-    def _check_state(self, s: Any, shape: tuple[int, ...], name: str, phrase: str, x: torch.Tensor) -> torch.Tensor:
+    def _check_state(self, s: Any, shape: tuple[int, ...], name: str, phrase: str, x: torch.Tensor,
+                     form: str = "(layers*directions, batch, size)") -> torch.Tensor:
         if not isinstance(s, torch.Tensor):
             raise ValueError(f"{name} must be a tensor of shape {shape}, got {type(s).__name__}")
         if tuple(s.shape) != shape:
-            raise ShapeError(f"{phrase.format(shape, list(s.shape))}: {name} must be (layers*directions, batch, size) "
-                             f"= {shape}")
+            raise ShapeError(f"{phrase.format(shape, list(s.shape))}: {name} must be {form} = {shape}")
         if s.dtype != x.dtype or s.device != x.device:
             raise ValueError(
                 f"{name} has dtype {s.dtype} on {s.device} but the input has dtype {x.dtype} on {x.device}"
@@ -156,8 +183,7 @@ class _Extras(VariantOptions):
                              f"input of shape {tuple(input.shape)} with no time step")  # type: ignore[union-attr]
         B = x.shape[0]
         D = 2 if self.bidirectional else 1
-        Hr = self.proj_size or self.hidden_size
-        h0_all, c0_all = self._initial_states(hx, B, D, Hr, x, batched)
+        h0_all, c0_all = self._initial_states(hx, B, D, x, batched)
         if mask is not None and not batched:
             raise ValueError("mask= needs batched input")
         # In eval mode dropout is off; the recurrent masks are drawn once per sequence (Gal & Ghahramani).
@@ -170,7 +196,7 @@ class _Extras(VariantOptions):
             outs = []
             for d in range(D):
                 k = layer * D + d
-                rec_mask = ops.dropout_mask(B, Hr, rec_p, like=x) if rec_p else None
+                rec_mask = ops.dropout_mask(B, self._out_width(layer), rec_p, like=x) if rec_p else None
                 out, h, c = self._run(
                     layer_input, self._layer_weights(layer, d), h0_all[k],
                     None if c0_all is None else c0_all[k], step_mask, bool(d), rec_mask,
@@ -184,8 +210,6 @@ class _Extras(VariantOptions):
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = nn.functional.dropout(layer_input, self.dropout, training=True)
         output: torch.Tensor | PackedSequence = layer_input  # (B, T, D*Hr)
-        h_stack = torch.stack(h_n)  # (L*D, B, Hr)
-        c_stack = torch.stack(c_n) if c_n else None  # (L*D, B, H)
         if packed_input is not None:
             order = packed_input.sorted_indices
             out_sorted = layer_input if order is None else layer_input.index_select(0, order)
@@ -195,23 +219,38 @@ class _Extras(VariantOptions):
                                     packed_input.unsorted_indices)
         elif not batched:
             output = layer_input.squeeze(0)  # (T, D*Hr)
-            h_stack = h_stack.squeeze(1)
-            c_stack = c_stack.squeeze(1) if c_stack is not None else None
         elif not self.batch_first:
             output = layer_input.transpose(0, 1)  # (T, B, D*Hr)
-        state: State = h_stack if c_stack is None else (h_stack, c_stack)
-        return output, state
+        return output, self._final_states(h_n, c_n, batched)
+
+    def _final_states(self, h_n: list[torch.Tensor], c_n: list[torch.Tensor], batched: bool) -> State:
+        """h_n (and c_n) stacked as torch's, (L*D, B, size) ((L*D, size) unbatched); with per-layer widths the
+        lists of the L*D states, (B, size) ((size,) unbatched) each."""
+        if self._per_layer():
+            hs, cs = ((h_n, c_n) if batched else ([h.squeeze(0) for h in h_n], [c.squeeze(0) for c in c_n]))
+            return (hs, cs) if c_n else hs
+        h_stack = torch.stack(h_n)  # (L*D, B, Hr)
+        c_stack = torch.stack(c_n) if c_n else None  # (L*D, B, H)
+        if not batched:
+            h_stack = h_stack.squeeze(1)
+            c_stack = c_stack.squeeze(1) if c_stack is not None else None
+        return h_stack if c_stack is None else (h_stack, c_stack)
 
     def _initial_states(
-        self, hx: State | None, B: int, D: int, Hr: int, x: torch.Tensor, batched: bool
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        self, hx: State | None, B: int, D: int, x: torch.Tensor, batched: bool
+    ) -> tuple[torch.Tensor | list[torch.Tensor], torch.Tensor | list[torch.Tensor] | None]:
+        """h0 and c0 (LSTM; else None), indexed by k = layer * D + direction: (B, width) each."""
         LD = self.num_layers * D
         is_lstm = self._kind == "LSTM"
         if hx is None and self.learn_initial_state:
             return self._learned_initial_states(B)
+        if self._per_layer():
+            return self._per_layer_initial_states(hx, B, D, x, batched)
+        Hr = self._state_width(0)
         if hx is None:
-            h0 = x.new_zeros(LD, B, Hr)
-            return h0, (x.new_zeros(LD, B, self.hidden_size) if is_lstm else None)
+            return x.new_zeros(LD, B, Hr), (x.new_zeros(LD, B, self._layer_hidden(0)) if is_lstm else None)
+        h0: Any
+        c0: Any
         if is_lstm:
             if not (isinstance(hx, tuple | list) and len(hx) == 2):
                 raise ValueError("LSTM expects hx as a tuple (h_0, c_0)")
@@ -226,7 +265,7 @@ class _Extras(VariantOptions):
             form = "batched 3-D" if batched else "unbatched 2-D"
             if is_lstm:
                 phrase = (f"For {form} input, hx and cx should also be {want}-D but got "
-                          f"({h0.dim()}-D, {c0.dim()}-D) tensors")  # type: ignore[union-attr]
+                          f"({h0.dim()}-D, {c0.dim()}-D) tensors")
             else:
                 phrase = f"For {form} input, hx should also be {want}-D but got {h0.dim()}-D tensor"
             raise ShapeError(f"{phrase}: the state of {form} input is "
@@ -238,8 +277,47 @@ class _Extras(VariantOptions):
         phrase = "Expected hidden[0] size {}, got {}" if is_lstm else "Expected hidden size {}, got {}"
         h0 = self._check_state(h0, (LD, B, Hr), "h_0", phrase, x)
         if c0 is not None:
-            c0 = self._check_state(c0, (LD, B, self.hidden_size), "c_0", "Expected hidden[1] size {}, got {}", x)
+            c0 = self._check_state(c0, (LD, B, self._layer_hidden(0)), "c_0", "Expected hidden[1] size {}, got {}", x)
         return h0, c0
+
+    def _per_layer_initial_states(
+        self, hx: State | None, B: int, D: int, x: torch.Tensor, batched: bool
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
+        """hx of a module with per-layer widths: lists of L*D states (see the module docstring), checked."""
+        LD, is_lstm = self.num_layers * D, self._kind == "LSTM"
+        if hx is None:
+            return ([x.new_zeros(B, self._state_width(k // D)) for k in range(LD)],
+                    [x.new_zeros(B, self._layer_hidden(k // D)) for k in range(LD)] if is_lstm else None)
+        what = f"{type(self).__name__}(hidden_size={self.hidden_size})"
+        if is_lstm and not (isinstance(hx, tuple | list) and len(hx) == 2):
+            raise ValueError(f"{what} expects hx as a tuple (h_0, c_0) of two lists of {LD} tensors (one per layer "
+                             "and direction)")
+        groups: Any = {"h_0": hx[0], "c_0": hx[1]} if is_lstm else {"h_0": hx}
+        out: list[list[torch.Tensor]] = []
+        for name, states in groups.items():
+            if not isinstance(states, list | tuple) or len(states) != LD:
+                got = f"{len(states)} of them" if isinstance(states, list | tuple) else f"a {type(states).__name__}"
+                raise ValueError(f"{what}: {name} must be a list of num_layers * num_directions = {LD} tensors, one "
+                                 f"per layer and direction (k = layer * {D} + direction; layers of different widths "
+                                 f"do not stack into one tensor), got {got}")
+            checked = []
+            for k, s in enumerate(states):
+                size = self._layer_hidden(k // D) if name == "c_0" else self._state_width(k // D)
+                want = 2 if batched else 1
+                if isinstance(s, torch.Tensor) and s.dim() != want:
+                    raise ShapeError(f"For {'batched 3-D' if batched else 'unbatched 2-D'} input, each {name}[k] "
+                                     f"should be {want}-D but {name}[{k}] is {s.dim()}-D of shape {tuple(s.shape)}")
+                if isinstance(s, torch.Tensor) and not batched:
+                    s = s.unsqueeze(0)  # (1, size)
+                checked.append(self._check_state(s, (B, size), f"{name}[{k}]", "Expected hidden size {}, got {}", x,
+                                                 form=f"(batch, width of layer {k // D}'s state)"))
+            out.append(checked)
+        return out[0], (out[1] if is_lstm else None)
+
+
+def _first(hidden_size: Any, widths: list[int] | None) -> int:
+    """The width torch's constructor makes (and checks): hidden_size, or the first layer's of a list."""
+    return hidden_size if widths is None else widths[0]
 
 
 _PROJ_SIZE_ERROR = "proj_size argument is only supported for LSTM, not RNN or GRU"  # torch's words
@@ -250,7 +328,7 @@ class LSTM(_Extras, nn.RNNBase):
 
     Keyword-only extras: `backend`, `recurrent_dropout`, `activation`, `recurrent_activation`, and the
     variants `peephole`, `layer_norm`, `zoneout_h`, `zoneout_c`, `learn_initial_state` (their parameters and
-    semantics in `lstmkit.nn.variants`).
+    semantics in `lstmkit.nn.variants`). `hidden_size` may list one width per layer (module docstring).
     """
 
     _kind = "LSTM"
@@ -258,7 +336,7 @@ class LSTM(_Extras, nn.RNNBase):
     def __init__(
         self,
         input_size: int,
-        hidden_size: int,
+        hidden_size: int | list[int],
         num_layers: int = 1,
         bias: bool = True,
         batch_first: bool = False,
@@ -278,8 +356,13 @@ class LSTM(_Extras, nn.RNNBase):
         zoneout_c: float = 0.0,
         learn_initial_state: bool = False,
     ) -> None:
-        nn.RNNBase.__init__(self, "LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                            bidirectional, proj_size, device, dtype)
+        widths = layer_widths(hidden_size, num_layers)
+        if widths is not None:
+            check_proj_size(proj_size, widths)
+        nn.RNNBase.__init__(self, "LSTM", input_size, _first(hidden_size, widths), num_layers, bias,
+                            batch_first, dropout, bidirectional, proj_size, device, dtype)
+        if widths is not None:
+            self._remake_parameters(widths, True, proj_size, device, dtype)
         self._set_extras(backend, recurrent_dropout, activation, recurrent_activation)
         self._set_variants(peephole=peephole, layer_norm=layer_norm, zoneout_h=zoneout_h, zoneout_c=zoneout_c,
                            learn_initial_state=learn_initial_state, device=device, dtype=dtype)
@@ -300,8 +383,9 @@ class GRU(_Extras, nn.RNNBase):
     """Drop-in `torch.nn.GRU` (gates r, z, n; equations in `lstmkit.ops.reference.gru`).
 
     Keyword-only extras: `backend`, `recurrent_dropout`, `activation`, `recurrent_activation`, and
-    `reset_after` (True: PyTorch's equation; False: Cho et al.'s, reset applied before the matmul), and the
-    variants `layer_norm` (reset_after=True), `zoneout_h`, `learn_initial_state` (see `lstmkit.nn.variants`).
+    `reset_after` (True: PyTorch's equation; False: Cho et al.'s, reset applied before the matmul), `proj_size`
+    (the projected GRU, reset_after=True; module docstring), and the variants `layer_norm` (reset_after=True),
+    `zoneout_h`, `learn_initial_state` (see `lstmkit.nn.variants`). `hidden_size` may list one width per layer.
     """
 
     _kind = "GRU"
@@ -309,7 +393,7 @@ class GRU(_Extras, nn.RNNBase):
     def __init__(
         self,
         input_size: int,
-        hidden_size: int,
+        hidden_size: int | list[int],
         num_layers: int = 1,
         bias: bool = True,
         batch_first: bool = False,
@@ -319,6 +403,7 @@ class GRU(_Extras, nn.RNNBase):
         dtype: torch.dtype | None = None,
         *,
         reset_after: bool = True,
+        proj_size: int = 0,
         backend: str = "auto",
         recurrent_dropout: float = 0.0,
         activation: str | Activation = "tanh",
@@ -328,8 +413,6 @@ class GRU(_Extras, nn.RNNBase):
         learn_initial_state: bool = False,
         **unexpected: Any,
     ) -> None:
-        if "proj_size" in unexpected:
-            raise ValueError(_PROJ_SIZE_ERROR)
         if "peephole" in unexpected or "zoneout_c" in unexpected:
             raise ValueError(f"GRU has no cell state: {next(iter(unexpected))}= is an LSTM option")
         if unexpected:
@@ -337,8 +420,17 @@ class GRU(_Extras, nn.RNNBase):
         if layer_norm and not reset_after:
             raise ValueError("GRU(layer_norm=True) needs reset_after=True: with reset_after=False the reset gate "
                              "enters before the recurrent matmul, so there is no 3H projection of h to normalise")
-        nn.RNNBase.__init__(self, "GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                            bidirectional, device=device, dtype=dtype)
+        widths = layer_widths(hidden_size, num_layers)
+        check_proj_size(proj_size, widths or ([hidden_size] if isinstance(hidden_size, int) and hidden_size > 0 else
+                                              [proj_size + 1]))  # a bad hidden_size: torch's check below
+        if proj_size and not reset_after:
+            raise ValueError("GRU(proj_size=...) needs reset_after=True: with reset_after=False the reset gate "
+                             "(hidden_size wide) would multiply the projected state (proj_size wide) before the matmul")
+        nn.RNNBase.__init__(self, "GRU", input_size, _first(hidden_size, widths), num_layers, bias,
+                            batch_first, dropout, bidirectional, device=device, dtype=dtype)
+        if widths is not None or proj_size:
+            self._remake_parameters(widths or [self._layer_hidden(0)] * num_layers, widths is not None, proj_size,
+                                    device, dtype)
         self.reset_after = reset_after
         self._set_extras(backend, recurrent_dropout, activation, recurrent_activation)
         self._set_variants(peephole=False, layer_norm=layer_norm, zoneout_h=zoneout_h, zoneout_c=0.0,
@@ -349,7 +441,7 @@ class GRU(_Extras, nn.RNNBase):
         mask: torch.Tensor | None, reverse: bool, rec_mask: torch.Tensor | None, **variant: Any,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         out, h = ops.gru(
-            x, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh, h0=h0, mask=mask, reverse=reverse,
+            x, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh, h0=h0, weight_hr=w.weight_hr, mask=mask, reverse=reverse,
             activation=self.activation, recurrent_activation=self.recurrent_activation,
             reset_after=self.reset_after, recurrent_dropout_mask=rec_mask, zero_output_for_mask=True,
             backend=self.backend, **variant,
@@ -360,7 +452,7 @@ class GRU(_Extras, nn.RNNBase):
 class RNN(_Extras, nn.RNNBase):
     """Drop-in `torch.nn.RNN` (Elman; `nonlinearity` "tanh" or "relu").
 
-    Keyword-only extras: `backend`, `recurrent_dropout`.
+    Keyword-only extras: `backend`, `recurrent_dropout`. `hidden_size` may list one width per layer.
     """
 
     _kind = "RNN"
@@ -368,7 +460,7 @@ class RNN(_Extras, nn.RNNBase):
     def __init__(
         self,
         input_size: int,
-        hidden_size: int,
+        hidden_size: int | list[int],
         num_layers: int = 1,
         nonlinearity: str = "tanh",
         bias: bool = True,
@@ -383,13 +475,17 @@ class RNN(_Extras, nn.RNNBase):
         **unexpected: Any,
     ) -> None:
         if "proj_size" in unexpected:
-            raise ValueError(_PROJ_SIZE_ERROR)
+            raise ValueError(_PROJ_SIZE_ERROR + " (lstmkit.nn.GRU has proj_size too; the RNN has none)")
         if unexpected:
             raise TypeError(f"RNN.__init__() got an unexpected keyword argument {next(iter(unexpected))!r}")
         if nonlinearity not in ("tanh", "relu"):  # torch's words
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
-        nn.RNNBase.__init__(self, "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size,
-                            num_layers, bias, batch_first, dropout, bidirectional, device=device, dtype=dtype)
+        widths = layer_widths(hidden_size, num_layers)
+        nn.RNNBase.__init__(self, "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
+                            _first(hidden_size, widths), num_layers, bias, batch_first, dropout,
+                            bidirectional, device=device, dtype=dtype)
+        if widths is not None:
+            self._remake_parameters(widths, True, 0, device, dtype)
         self.nonlinearity = nonlinearity
         self._set_extras(backend, recurrent_dropout, nonlinearity, "sigmoid")
 

@@ -8,11 +8,13 @@ stays readable; none of them is in torch's `_flat_weights`, which keeps its mean
   layer_norm=True             ln_ih_weight_l{k}, ln_ih_bias_l{k}               (G*H,) gains 1, biases 0
                               ln_hh_weight_l{k}, ln_hh_bias_l{k}               (G*H,)
                               ln_c_weight_l{k}, ln_c_bias_l{k} (LSTM)          (H,)
-  learn_initial_state=True    h0_l{k} (H, or P with a projection), c0_l{k} (H,) (LSTM), zeros; broadcast over
-                              the batch when the call passes no hx (an hx passed at call time wins)
+  learn_initial_state=True    h0_l{k} (H, or P with an LSTM projection; the GRU's state stays H wide), c0_l{k}
+                              (H,) (LSTM), zeros; broadcast over the batch when the call passes no hx (an hx
+                              passed at call time wins)
 
-G is 4 (LSTM) or 3 (GRU). zoneout_h, zoneout_c (LSTM only) are rates in [0, 1): in training each layer and
-direction draws per-step, per-unit masks (`lstmkit.ops.variants.zoneout_mask`) from the module's
+G is 4 (LSTM) or 3 (GRU); H is layer k's width (`hidden_size=[...]` gives one per layer). zoneout_h,
+zoneout_c (LSTM only) are rates in [0, 1): in training each layer and direction draws per-step, per-unit
+masks (`lstmkit.ops.variants.zoneout_mask`) from the module's
 `zoneout_generator` (None: torch's default generator; else a generator on the module's device), layer by
 layer, forward direction first, h's mask before c's; in eval the step takes the expectation
 p h_{t-1} + (1 - p) h̃_t. Only the reference backend has the variants (`backend="auto"` picks it; an explicit
@@ -22,6 +24,7 @@ fast backend raises naming the variant).
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import torch
@@ -34,7 +37,7 @@ class VariantOptions:
     """Mixed into lstmkit.nn's recurrent modules, before `torch.nn.RNNBase`."""
 
     _kind: str
-    hidden_size: int
+    hidden_size: int  # torch's; a list of one width per layer with per-layer widths (read it by _layer_hidden)
     num_layers: int
     bidirectional: bool
     proj_size: int
@@ -46,6 +49,26 @@ class VariantOptions:
     learn_initial_state: bool = False
     zoneout_generator: torch.Generator | None = None
     _variant_params: tuple[str, ...] = ()
+
+    # -- the widths of layer k: H_k, the state's width (hx, h_n) and the output's ------------------
+    def _per_layer(self) -> bool:
+        """Made with `hidden_size=[...]`: the states are lists of L*D tensors (see `lstmkit.nn.rnn`)."""
+        hs: Any = self.hidden_size
+        return isinstance(hs, list)
+
+    def _layer_hidden(self, layer: int) -> int:
+        """H_k: the width of layer k's gates (and of the LSTM's cell)."""
+        hs: Any = self.hidden_size
+        return int(hs[layer] if isinstance(hs, list) else hs)
+
+    def _state_width(self, layer: int) -> int:
+        """The width of layer k's h in hx and h_n: P for the LSTM with a projection (torch's), H_k otherwise (the
+        GRU's state stays H_k wide with a projection: its output W_hr h follows from it)."""
+        return self.proj_size if self.proj_size and self._kind == "LSTM" else self._layer_hidden(layer)
+
+    def _out_width(self, layer: int) -> int:
+        """The width of layer k's output per direction, and of the recurrence's input (P with a projection)."""
+        return self.proj_size or self._layer_hidden(layer)
 
     def _set_variants(self, *, peephole: bool, layer_norm: bool, zoneout_h: float, zoneout_c: float,
                       learn_initial_state: bool, device: Any, dtype: torch.dtype | None) -> None:
@@ -63,20 +86,20 @@ class VariantOptions:
             raise ValueError(f"zoneout_c is for the LSTM's cell state; {self._kind} has none (use zoneout_h)")
         self.peephole, self.layer_norm, self.learn_initial_state = peephole, layer_norm, learn_initial_state
         self.zoneout_h, self.zoneout_c = float(zoneout_h), float(zoneout_c)
-        H, G = self.hidden_size, 4 if is_lstm else 3
-        Hr = self.proj_size or H
-        shapes: dict[str, int] = {}
-        if peephole:
-            shapes.update(weight_ci=H, weight_cf=H, weight_co=H)
-        if layer_norm:
-            shapes.update(ln_ih_weight=G * H, ln_ih_bias=G * H, ln_hh_weight=G * H, ln_hh_bias=G * H)
-            if is_lstm:
-                shapes.update(ln_c_weight=H, ln_c_bias=H)
-        if learn_initial_state:
-            shapes.update(h0=Hr, **({"c0": H} if is_lstm else {}))
+        G = 4 if is_lstm else 3
         names = []
         module: Any = self
         for layer in range(self.num_layers):
+            H = self._layer_hidden(layer)
+            shapes: dict[str, int] = {}
+            if peephole:
+                shapes.update(weight_ci=H, weight_cf=H, weight_co=H)
+            if layer_norm:
+                shapes.update(ln_ih_weight=G * H, ln_ih_bias=G * H, ln_hh_weight=G * H, ln_hh_bias=G * H)
+                if is_lstm:
+                    shapes.update(ln_c_weight=H, ln_c_bias=H)
+            if learn_initial_state:
+                shapes.update(h0=self._state_width(layer), **({"c0": H} if is_lstm else {}))
             for d in range(2 if self.bidirectional else 1):
                 sfx = f"_l{layer}" + ("_reverse" if d else "")
                 for base, size in shapes.items():
@@ -86,11 +109,12 @@ class VariantOptions:
         self._reset_variant_parameters()
 
     def _reset_variant_parameters(self) -> None:
-        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
         with torch.no_grad():
             for name in self._variant_params:
                 p = getattr(self, name)
                 if name.startswith("weight_c"):
+                    H = self._layer_hidden(_layer_of(name))
+                    stdv = 1.0 / math.sqrt(H) if H > 0 else 0.0
                     nn.init.uniform_(p, -stdv, stdv)
                 elif name.startswith("ln_") and "_weight_" in name:
                     nn.init.ones_(p)
@@ -98,19 +122,29 @@ class VariantOptions:
                     nn.init.zeros_(p)
 
     def reset_parameters(self) -> None:
-        """torch's initialisation of its weights, then the variants': gains 1, biases and initial states 0."""
-        nn.RNNBase.reset_parameters(self)  # type: ignore[arg-type]
+        """torch's initialisation of its weights, then the variants': gains 1, biases and initial states 0. With
+        per-layer widths layer k's weights are U(-1/√H_k, 1/√H_k), as a torch module of that width draws them."""
+        module: Any = self
+        if isinstance(module.hidden_size, list):
+            with torch.no_grad():
+                for names in module._all_weights:
+                    H = self._layer_hidden(_layer_of(names[0]))
+                    stdv = 1.0 / math.sqrt(H)
+                    for name in names:
+                        nn.init.uniform_(getattr(self, name), -stdv, stdv)
+        else:
+            nn.RNNBase.reset_parameters(self)  # type: ignore[arg-type]
         self._reset_variant_parameters()
 
-    def _learned_initial_states(self, B: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """h0 (L*D, B, H or P) and c0 (L*D, B, H) or None, the learned vectors broadcast over the batch."""
+    def _learned_initial_states(self, B: int) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
+        """h0 and c0 (LSTM; else None) for each layer and direction k = layer * D + direction: the learned
+        vectors broadcast over the batch, (B, width of layer k's state) each."""
         D = 2 if self.bidirectional else 1
         sfxs = [f"_l{layer}" + ("_reverse" if d else "") for layer in range(self.num_layers) for d in range(D)]
-        h0 = torch.stack([getattr(self, "h0" + s) for s in sfxs])[:, None].expand(-1, B, -1)  # (L*D, B, Hr)
+        h0 = [getattr(self, "h0" + s).expand(B, -1) for s in sfxs]  # (B, Hr) each
         if self._kind != "LSTM":
             return h0, None
-        c0 = torch.stack([getattr(self, "c0" + s) for s in sfxs])[:, None].expand(-1, B, -1)  # (L*D, B, H)
-        return h0, c0
+        return h0, [getattr(self, "c0" + s).expand(B, -1) for s in sfxs]  # (B, H) each
 
     def _variant_kwargs(self, layer: int, direction: int, x: torch.Tensor) -> dict[str, Any]:
         """The variants' keywords of `lstmkit.ops.lstm`/`gru` for one layer and direction (zoneout masks drawn
@@ -125,8 +159,8 @@ class VariantOptions:
                 names += ["ln_c_weight", "ln_c_bias"]
         kw: dict[str, Any] = {n: getattr(self, n + sfx) for n in names}
         B, T = x.shape[0], x.shape[1]
-        Hr = self.proj_size or self.hidden_size
-        for name, rate, size in (("zoneout_h", self.zoneout_h, Hr), ("zoneout_c", self.zoneout_c, self.hidden_size)):
+        for name, rate, size in (("zoneout_h", self.zoneout_h, self._state_width(layer)),
+                                 ("zoneout_c", self.zoneout_c, self._layer_hidden(layer))):
             if not rate:
                 continue
             kw[name] = (zoneout_mask(B, T, size, rate, like=x, generator=self.zoneout_generator)
@@ -142,3 +176,10 @@ class VariantOptions:
             if getattr(self, name):
                 s += f", {name}={getattr(self, name)}"
         return s
+
+
+def _layer_of(name: str) -> int:
+    """k in a parameter name `..._l{k}` or `..._l{k}_reverse`."""
+    m = re.search(r"_l(\d+)(_reverse)?$", name)
+    assert m is not None, name
+    return int(m.group(1))

@@ -1,6 +1,6 @@
 """What every backend receives: one frozen description of a recurrence call, and the backend contract.
 
-Dimensions: B batch, T time, I input features, H hidden units, P projection size (LSTM only).
+Dimensions: B batch, T time, I input features, H hidden units, P projection size (LSTM and GRU).
 
 `lstmkit.ops.dispatch` validates the arguments of `lstm`, `gru` or `simple_rnn` once and builds a
 `RecurrenceCall`; a backend never sees unvalidated input, and never falls back on its own: its
@@ -29,8 +29,9 @@ class RecurrenceCall:
       x                       (B, T, I)
       weight_ih, weight_hh    (G*H, I), (G*H, H or P)
       bias_ih, bias_hh        (G*H,) or None
-      weight_hr               (P, H) LSTM projection, or None
+      weight_hr               (P, H) LSTM or GRU projection, or None
       h0, c0                  (B, H or P), (B, H) LSTM only, else None; zeros when the caller gave none
+                              (the GRU's h0 is (B, H) with a projection too)
       mask                    (B, T) bool or None; True where a step is real
       input_dropout_mask      (B, I) or None; recurrent_dropout_mask (B, H or P) or None
     `activation` / `recurrent_activation` are names (`activation_name` gives None for a callable).
@@ -90,9 +91,9 @@ class RecurrenceCall:
 
     def beyond_fused_kernels(self) -> str | None:
         """The reason lstmkit's fused kernels (CPU and Triton) cannot run this call, else None: they have no
-        LSTM projection, know the named activations only, and give no gradient for the dropout masks."""
+        LSTM or GRU projection, know the named activations only, and give no gradient for the dropout masks."""
         if self.weight_hr is not None:
-            return "the LSTM projection (weight_hr, proj_size) is not implemented in its kernels"
+            return f"the {self.kind.upper()} projection (weight_hr, proj_size) is not implemented in its kernels"
         reason = self.unnamed_activation()
         if reason is not None:
             return reason

@@ -316,6 +316,7 @@ def gru(
     bias_hh: torch.Tensor | None = None,
     *,
     h0: torch.Tensor | None = None,
+    weight_hr: torch.Tensor | None = None,
     mask: torch.Tensor | None = None,
     lengths: torch.Tensor | list[int] | None = None,
     reverse: bool = False,
@@ -334,27 +335,39 @@ def gru(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """GRU over a batch-first sequence x (B, T, I); equations in `lstmkit.ops.reference.gru`.
 
-    Weights in PyTorch's layout, gates r, z, n: weight_ih (3H, I), weight_hh (3H, H), biases (3H,).
-    Returns (output (B, T, H), h_n (B, H)).
+    Weights in PyTorch's layout, gates r, z, n: weight_ih (3H, I), weight_hh (3H, H or P), biases (3H,),
+    weight_hr (P, H) for a projection (reset_after=True; the state h0, h_n stays (B, H), the output and the
+    recurrence read W_hr h: see `lstmkit.ops.reference.gru`). Returns (output (B, T, H or P), h_n (B, H)).
 
     Variants (equations in `lstmkit.ops.reference.gru`, run on the reference backend only): layer norm
     gains and biases ln_ih_* and ln_hh_* (3H,) (ln_hh with reset_after=True only); zoneout_h a rate in
     [0, 1) (eval: the expectation) or a 0/1 mask (B, T, H) of the steps where a unit keeps its value.
     """
     B, T, _ = check_sequence(x)
-    H = _weights("gru", 3, x, weight_ih, weight_hh, bias_ih, bias_hh)
+    P = None
+    if weight_hr is not None:
+        if not isinstance(weight_hr, torch.Tensor) or weight_hr.dim() != 2:
+            raise ValueError("gru: weight_hr must be a matrix (proj_size, hidden)")
+        if not reset_after:
+            raise ValueError("gru: a projection (weight_hr) needs reset_after=True: with reset_after=False the reset "
+                             "gate (H wide) would multiply the projected state (proj_size wide) before the matmul")
+        P = weight_hr.shape[0]
+    H = _weights("gru", 3, x, weight_ih, weight_hh, bias_ih, bias_hh, state_size=P)
+    if P is not None:
+        check_param(weight_hr, (P, H), "gru: weight_hr", x)
     h0 = _state(h0, B, H, "gru: h0", x)
     mask = normalize_mask(mask, lengths, B, T, x.device)
     x = _zero_masked_steps(x, mask)
     check_dropout_mask(input_dropout_mask, B, x.shape[2], "gru: input_dropout_mask", x)
-    check_dropout_mask(recurrent_dropout_mask, B, H, "gru: recurrent_dropout_mask", x)
+    check_dropout_mask(recurrent_dropout_mask, B, P or H, "gru: recurrent_dropout_mask", x)
     zoneout_h, _ = check_variants("gru", x, B, T, H, H, reset_after=reset_after, ln_ih=(ln_ih_weight, ln_ih_bias),
                                   ln_hh=(ln_hh_weight, ln_hh_bias), zoneout_h=zoneout_h)
     variants: dict[str, Any] = dict(ln_ih_weight=ln_ih_weight, ln_ih_bias=ln_ih_bias, ln_hh_weight=ln_hh_weight,
                                     ln_hh_bias=ln_hh_bias, zoneout_h=zoneout_h)
     make = VariantCall if any(v is not None for v in variants.values()) else RecurrenceCall
     call = make(
-        "gru", x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, mask=mask, reverse=reverse, activation=activation,
+        "gru", x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, weight_hr=weight_hr, mask=mask, reverse=reverse,
+        activation=activation,
         recurrent_activation=recurrent_activation, reset_after=reset_after, input_dropout_mask=input_dropout_mask,
         recurrent_dropout_mask=recurrent_dropout_mask, zero_output_for_mask=zero_output_for_mask,
         **(variants if make is VariantCall else {}))

@@ -1,12 +1,13 @@
 """The reference recurrences: the equations, one line each, looped over time with autograd.
 
-Dimensions: B batch, T time, I input features, H hidden units, P projection size (LSTM only).
+Dimensions: B batch, T time, I input features, H hidden units, P projection size (LSTM and GRU).
 Weights are in PyTorch's layout: `weight_ih` (G*H, I), `weight_hh` (G*H, H), gate blocks stacked
 on the first axis, LSTM gates in the order i, f, g, o and GRU gates in the order r, z, n.
 
 Every backend takes exactly these arguments, already validated by `lstmkit.ops.dispatch`:
   x                       (B, T, I) input, batch first
-  h0 (and c0)             (B, H) initial state (P for the LSTM hidden state with projection)
+  h0 (and c0)             (B, H) initial state (P for the LSTM hidden state with projection; the GRU's
+                          state stays H wide with a projection, see `gru`)
   mask                    (B, T) bool or None; True where a step is real. At a masked step the state
                           is carried forward unchanged, so padding may sit on either side.
   reverse                 run from t = T-1 down to 0; outputs stay aligned with the input positions
@@ -173,6 +174,7 @@ def gru(
     bias_hh: torch.Tensor | None,
     *,
     h0: torch.Tensor,
+    weight_hr: torch.Tensor | None = None,
     mask: torch.Tensor | None = None,
     reverse: bool = False,
     activation: str | Activation = "tanh",
@@ -205,7 +207,14 @@ def gru(
         h_t = d ⊙ h_{t-1} + (1 - d) ⊙ h̃_t
     A masked (padding) step then carries h_{t-1} forward as without variants.
 
-    Returns (output (B, T, H), h_n (B, H)).
+    Projection (weight_hr (P, H), P < H; reset_after=True only; the GRU analogue of torch's LSTM proj_size and
+    Kaldi's PGRU, Cheng et al. 2018): the state h_t stays H wide, the recurrence and the output read its projection
+        y_t = W_hr h_t                                                 (B, P), the output at step t
+    so R_r, R_z, R_n act on y_{t-1} = W_hr h_{t-1} (weight_hh (3H, P)) and the recurrent dropout mask (B, P)
+    multiplies y_{t-1}; the rest is unchanged (layer norm of R y_{t-1}, zoneout of h). h_n is h_T (B, H), the
+    whole state (y_T = W_hr h_T follows from it), so a call can resume from another's h_n.
+
+    Returns (output (B, T, H, or P with a projection), h_n (B, H)).
     """
     act, rec_act = get_activation(activation), get_activation(recurrent_activation)
     T = x.shape[1]
@@ -216,12 +225,13 @@ def gru(
         xw = layer_norm(_input_projection(x, weight_ih, None, input_dropout_mask), ln_ih_weight, ln_ih_bias)
         xw = xw if bias_ih is None else xw + bias_ih  # (B, T, 3H)
     x_r, x_z, x_n = xw.split(H, dim=2)  # 3 x (B, T, H)
-    R_rz, R_n = weight_hh[: 2 * H], weight_hh[2 * H :]  # (2H, H), (H, H)
+    R_rz, R_n = weight_hh[: 2 * H], weight_hh[2 * H :]  # (2H, H or P), (H, H or P)
     b_rz, b_n = (None, None) if bias_hh is None else (bias_hh[: 2 * H], bias_hh[2 * H :])
     h_prev = h0
+    y_prev = h0 if weight_hr is None else h0 @ weight_hr.T  # (B, H or P): what the recurrence and the output read
     outputs: dict[int, torch.Tensor] = {}
     for t in _time_steps(T, reverse):
-        h_in = h_prev if recurrent_dropout_mask is None else h_prev * recurrent_dropout_mask
+        h_in = y_prev if recurrent_dropout_mask is None else y_prev * recurrent_dropout_mask
         if ln_hh_weight is not None:  # LN needs the whole 3H projection, so reset_after=True (dispatch checks)
             hw = layer_norm(h_in @ weight_hh.T, ln_hh_weight, ln_hh_bias)  # (B, 3H)
             hw = hw if bias_hh is None else hw + bias_hh
@@ -248,7 +258,8 @@ def gru(
         h = zoneout(step_zoneout(zoneout_h, t), h_prev, (1 - z) * n + z * h_prev)
         m = None if mask is None else mask[:, t, None]  # (B, 1)
         h_prev = _carry(m, h, h_prev)
-        outputs[t] = _emit(m, h_prev, zero_output_for_mask)
+        y_prev = h_prev if weight_hr is None else _carry(m, h @ weight_hr.T, y_prev)  # (B, P) with a projection
+        outputs[t] = _emit(m, y_prev, zero_output_for_mask)
         _record(trace, t, T, r=r, z=z, n=n, h=h_prev)
     _finish(trace)
     return torch.stack([outputs[t] for t in range(T)], dim=1), h_prev
@@ -307,8 +318,9 @@ def run(call: RecurrenceCall, trace: dict | None = None) -> Outputs:
             zero_output_for_mask=c.zero_output_for_mask, trace=trace, **variant_kwargs(c))
     if c.kind == "gru":
         return gru(
-            c.x, c.weight_ih, c.weight_hh, c.bias_ih, c.bias_hh, h0=c.h0, mask=c.mask, reverse=c.reverse,
-            activation=c.activation, recurrent_activation=c.recurrent_activation, reset_after=c.reset_after,
+            c.x, c.weight_ih, c.weight_hh, c.bias_ih, c.bias_hh, h0=c.h0, weight_hr=c.weight_hr, mask=c.mask,
+            reverse=c.reverse, activation=c.activation, recurrent_activation=c.recurrent_activation,
+            reset_after=c.reset_after,
             input_dropout_mask=c.input_dropout_mask, recurrent_dropout_mask=c.recurrent_dropout_mask,
             zero_output_for_mask=c.zero_output_for_mask, trace=trace, **variant_kwargs(c))
     return simple_rnn(
