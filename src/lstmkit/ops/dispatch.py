@@ -269,7 +269,8 @@ def lstm(
     biases (4H,), weight_hr (P, H) for a projection. `lengths` (B,) or a boolean `mask` (B, T)
     marks the real steps (padding on either side). Returns (output (B, T, H or P), h_n, c_n).
 
-    Variants (equations in `lstmkit.ops.reference.lstm`, run on the reference backend only): peepholes
+    Variants (equations in `lstmkit.ops.reference.lstm`; fused on the CPU backend, else the reference):
+    peepholes
     weight_ci, weight_cf, weight_co (H,) (all three or none); layer norm gains and biases ln_ih_* and
     ln_hh_* (4H,), ln_c_* (H,); zoneout_h, zoneout_c a rate in [0, 1) (eval: the expectation) or a
     0/1 mask (B, T, H or P) / (B, T, H) of the steps where a unit keeps its value (training).
@@ -339,7 +340,8 @@ def gru(
     weight_hr (P, H) for a projection (reset_after=True; the state h0, h_n stays (B, H), the output and the
     recurrence read W_hr h: see `lstmkit.ops.reference.gru`). Returns (output (B, T, H or P), h_n (B, H)).
 
-    Variants (equations in `lstmkit.ops.reference.gru`, run on the reference backend only): layer norm
+    Variants (equations in `lstmkit.ops.reference.gru`; fused on the CPU backend with reset_after=True, else
+    the reference): layer norm
     gains and biases ln_ih_* and ln_hh_* (3H,) (ln_hh with reset_after=True only); zoneout_h a rate in
     [0, 1) (eval: the expectation) or a 0/1 mask (B, T, H) of the steps where a unit keeps its value.
     """
