@@ -141,3 +141,26 @@ def test_lstmkit_refuses_wrong_targets_with_the_output_names():
         model.fit(x, [ya, yb], class_weight={0: 1.0, 1: 2.0, 2: 1.0}, verbose=0)
     with pytest.raises(ValueError, match=r"output 'price'.*targets must have shape \(None, 1\)"):
         model.fit(x, [np.zeros((24, 2), "float32"), yb], verbose=0)
+
+
+@pytest.mark.parametrize("fmt", ["keras", "lstmkit-zip"])
+def test_a_compiled_model_with_several_outputs_saves_and_loads(tmp_path, fmt):
+    from lstmkit.keras.models.saving import save_lstmkit_zip
+
+    x, ya, yb = _data()
+    _, model = _pair()
+    model.compile(optimizer="adam", **COMPILES["dicts"])
+    model.fit(x, [ya, yb], epochs=1, batch_size=8, verbose=0)
+    path = tmp_path / "m.keras"
+    model.save(path) if fmt == "keras" else save_lstmkit_zip(model, path)
+    want = model.evaluate(x, [ya, yb], verbose=0, return_dict=True)
+    loaded = [lk.models.load_model(path)] + ([keras.saving.load_model(path)] if fmt == "keras" else [])
+    for back in loaded:
+        got = back.evaluate(x, [ya, yb], verbose=0, return_dict=True)
+        assert sorted(got) == sorted(want)
+        np.testing.assert_allclose([got[k] for k in want], [want[k] for k in want], rtol=1e-5, atol=1e-6)
+    back = loaded[0]
+    model.fit(x, [ya, yb], epochs=1, batch_size=8, shuffle=False, verbose=0)
+    back.fit(x, [ya, yb], epochs=1, batch_size=8, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), back.get_weights()):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-5, atol=1e-6)

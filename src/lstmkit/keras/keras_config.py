@@ -159,16 +159,19 @@ def keras_compile_config(model: Any) -> dict[str, Any] | None:
         return None
     cc = model._compile_config
     opt = cc["optimizer"]
-    loss = cc.get("loss")
+
+    def keras_form(spec: Any, module: str) -> Any:  # a config, or a list of them (one per output of a model)
+        if isinstance(spec, list):
+            return [keras_form(s, module) for s in spec]
+        return spec if not isinstance(spec, dict) else _keras_object(spec, module, spec["config"])
+
     return {
         "optimizer": {"module": "keras.optimizers", "class_name": opt["class_name"], "config": opt["config"],
                       "registered_name": None},
-        "loss": loss if not isinstance(loss, dict) else _keras_object(loss, "keras.losses", loss["config"]),
-        "loss_weights": None,
-        "metrics": [m if isinstance(m, str) else _keras_object(m, "keras.metrics", m["config"])
-                    for m in cc.get("metrics") or []] or None,
-        "weighted_metrics": [m if isinstance(m, str) else _keras_object(m, "keras.metrics", m["config"])
-                             for m in cc.get("weighted_metrics") or []] or None,
+        "loss": keras_form(cc.get("loss"), "keras.losses"),
+        "loss_weights": cc.get("loss_weights"),
+        "metrics": keras_form(cc.get("metrics") or [], "keras.metrics") or None,
+        "weighted_metrics": keras_form(cc.get("weighted_metrics") or [], "keras.metrics") or None,
         "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False,
     }
 

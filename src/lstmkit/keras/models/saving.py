@@ -210,11 +210,11 @@ def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None, 
         raise FileFormatError(path, f"its weights do not fit the model its {CONFIG} describes ({e})") from e
     compile_config = config.get("compile_config")
     if compile and compile_config:
-        metrics = [m if isinstance(m, str) else get_metric(m) for m in compile_config.get("metrics", [])]
-        weighted = [m if isinstance(m, str) else get_metric(m) for m in compile_config.get("weighted_metrics", [])]
-        loss = compile_config.get("loss")
+        metrics = _per_output(compile_config.get("metrics", []), get_metric)
+        weighted = _per_output(compile_config.get("weighted_metrics", []), get_metric)
         model.compile(optimizer=get_optimizer(compile_config["optimizer"]),
-                      loss=None if loss is None else get_loss(loss), metrics=metrics, weighted_metrics=weighted)
+                      loss=_per_output(compile_config.get("loss"), get_loss),
+                      loss_weights=compile_config.get("loss_weights"), metrics=metrics, weighted_metrics=weighted)
         if opt_state:
             params = [p for p in model.parameters() if p.requires_grad]
             model.optimizer.build(params)
@@ -244,6 +244,16 @@ def _load_keras3(path: Path, compile: bool, safe_mode: bool) -> Any:
     return model
 
 
+def _per_output(spec: Any, get: Any) -> Any:
+    """A compile_config's loss or metrics as objects: a name stays a name, a config becomes the object, and a
+    list (of a model with several outputs, or of metrics) is converted entry by entry."""
+    if spec is None or isinstance(spec, str):
+        return spec
+    if isinstance(spec, list):
+        return [_per_output(s, get) for s in spec]
+    return get(spec)
+
+
 # Keras config keys of losses and metrics that lstmkit's classes do not take, with the value that changes nothing
 _DEFAULT_ONLY = {"axis": -1, "dtype": None}
 
@@ -271,12 +281,10 @@ def _compile_from_keras(model: Any, cc: dict[str, Any], path: Path) -> None:
     metric_classes = {k: v for k, v in vars(metrics_mod).items() if isinstance(v, type)}
     try:
         optimizer = get_optimizer(_strip(cc["optimizer"]))
-        loss = cc.get("loss")
-        metrics = [m if isinstance(m, str) else get_metric(_strip(m, metric_classes)) for m in cc.get("metrics") or []]
-        weighted = [m if isinstance(m, str) else get_metric(_strip(m, metric_classes))
-                    for m in cc.get("weighted_metrics") or []]
-        loss = None if loss is None else get_loss(_strip(loss, loss_classes))
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
+        metrics = _per_output(cc.get("metrics") or [], lambda m: get_metric(_strip(m, metric_classes)))
+        weighted = _per_output(cc.get("weighted_metrics") or [], lambda m: get_metric(_strip(m, metric_classes)))
+        loss = _per_output(cc.get("loss"), lambda lo: get_loss(_strip(lo, loss_classes)))
+        model.compile(optimizer=optimizer, loss=loss, loss_weights=cc.get("loss_weights"), metrics=metrics,
                       weighted_metrics=weighted)
     except (ValueError, TypeError, KeyError) as e:
         raise FileFormatError(path, f"its compile_config cannot be compiled by lstmkit.keras "

@@ -280,10 +280,9 @@ class Trainer:
     def _compile_config(self) -> dict[str, Any]:
         """compile()'s arguments as `model.save` writes them. The loss is written then, as Keras does: a loss
         function that no config can name fails in save() (with its name), not in compile()."""
-        if self._multi is not None:
-            raise ValueError("saving the compile settings of a model with several outputs is not supported yet: "
-                             "save it with include_optimizer=False after compile, or save before compile, and "
-                             "compile again after loading")
+        if self._multi is not None:  # per output, in output order (lists, as Keras accepts them back)
+            return {"optimizer": optimizers_mod.serialize(self._compile_parts["optimizer"]),
+                    **multi_output.describe(self._multi)}
         loss = None if self._loss_fn is None else losses_mod.serialize(self._loss_fn)
         return {**self._compile_parts, "optimizer": optimizers_mod.serialize(self._compile_parts["optimizer"]),
                 "loss": loss}
