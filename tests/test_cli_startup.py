@@ -29,9 +29,11 @@ COMMANDS = [
     (["data", "list", "--help"], "usage: lstmkit data list"),
     (["data", "fetch", "--help"], "usage: lstmkit data fetch"),
     (["data", "verify", "--help"], "usage: lstmkit data verify"),
-    (["inspect", "--help"], "{gates,gradients}"),
+    (["inspect", "--help"], "{gates,gradients,explore,serve}"),
     (["inspect", "gates", "--help"], "--text"),
     (["inspect", "gradients", "--help"], "--length"),
+    (["inspect", "explore", "--help"], "usage: lstmkit inspect explore"),
+    (["inspect", "serve", "--help"], "usage: lstmkit inspect serve"),
     (["bench", "--help"], "--shapes"),
 ]
 

@@ -37,3 +37,13 @@ def K(request):
     import lstmkit.keras
 
     return lstmkit.keras
+
+
+def keras_with_tensorflow():
+    """Keras, once TensorFlow (which its text layers need) can be imported; else the test is skipped. Keras comes
+    first: it imports torch._dynamo, hence Triton, and Triton loaded after TensorFlow aborts the process (both
+    register LLVM's options: "Option 'bitcode-mdindex-threshold' registered more than once")."""
+    import keras
+
+    pytest.importorskip("tensorflow", reason="Keras' TextVectorization needs TensorFlow")
+    return keras

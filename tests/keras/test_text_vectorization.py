@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.keras.conftest import to_numpy
+from tests.keras.conftest import keras_with_tensorflow, to_numpy
 
 TEXTS = ["b a c a", "a b", "c", ""]  # counts a 3, b 2, c 2: the b/c tie goes to the higher token, c
 
@@ -26,7 +26,7 @@ TEXTS = ["b a c a", "a b", "c", ""]  # counts a 3, b 2, c 2: the b/c tie goes to
 def K(request):
     """Keras (skipped without TensorFlow, which its text layers need) or lstmkit.keras."""
     if request.param == "keras":
-        return _keras_with_tensorflow()
+        return keras_with_tensorflow()
     import lstmkit.keras
 
     return lstmkit.keras
@@ -36,17 +36,7 @@ def K(request):
 def keras_and_lstmkit():
     import lstmkit.keras
 
-    return _keras_with_tensorflow(), lstmkit.keras
-
-
-def _keras_with_tensorflow():
-    """Keras, once TensorFlow (which its text layers need) can be imported; else the test is skipped. Keras comes
-    first: it imports torch._dynamo, hence Triton, and Triton loaded after TensorFlow aborts the process (both
-    register LLVM's options: "Option 'bitcode-mdindex-threshold' registered more than once")."""
-    import keras
-
-    pytest.importorskip("tensorflow", reason="Keras' TextVectorization needs TensorFlow")
-    return keras
+    return keras_with_tensorflow(), lstmkit.keras
 
 
 def _is_lstmkit(K) -> bool:

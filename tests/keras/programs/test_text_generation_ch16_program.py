@@ -11,6 +11,7 @@ text is a slice of real IMDB reviews (the book uses them too)."""
 import numpy as np
 import pytest
 
+from tests.keras.conftest import keras_with_tensorflow
 from tests.keras.programs.real_data import reviews
 
 vocab_size = 400
@@ -32,6 +33,8 @@ def _windows(tokens):
 
 
 def test_chapter16_language_model_with_warmup_cosine_schedule(K, text, tmp_path):
+    if not K.__name__.startswith("lstmkit"):
+        keras_with_tensorflow()  # Keras' TextVectorization needs TensorFlow; lstmkit's does not
     keras = K
     layers = K.layers
     keras.utils.set_random_seed(42)
