@@ -18,9 +18,10 @@ import math
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import PackedSequence
 
 from lstmkit.errors import ShapeError
+from lstmkit.nn._sequence import sequence_input, sequence_output
 from lstmkit.ops.checks import normalize_mask
 from lstmkit.ops.min_rnn import MODES, min_rnn
 
@@ -76,25 +77,10 @@ class _MinRNN(nn.Module):
     def forward(self, input: torch.Tensor | PackedSequence, hx: torch.Tensor | None = None, *,
                 mask: torch.Tensor | None = None, lengths: torch.Tensor | list[int] | None = None
                 ) -> tuple[torch.Tensor | PackedSequence, torch.Tensor]:
-        name = type(self).__name__
-        packed = input if isinstance(input, PackedSequence) else None
-        if packed is not None:
-            if mask is not None or lengths is not None:
-                raise ValueError("a PackedSequence carries its own lengths; do not pass mask= or lengths=")
-            x, lengths = pad_packed_sequence(packed, batch_first=True)  # (B, T, I)
-            batched = True
-        else:
-            if not isinstance(input, torch.Tensor):
-                raise ValueError(f"{name}: input must be a tensor or a PackedSequence, got {type(input).__name__}")
-            if input.dim() not in (2, 3):
-                raise ShapeError(f"{name}: Expected input to be 2D or 3D, got {input.dim()}D instead")
-            batched = input.dim() == 3
-            x = input if batched else input.unsqueeze(1)  # unbatched (T, I): a batch of one, time first
-            if not self.batch_first or not batched:
-                x = x.transpose(0, 1)  # (B, T, I)
-        B, T, I = x.shape
-        if I != self.input_size:
-            raise ShapeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got {I}")
+        seq = sequence_input(type(self).__name__, input, batch_first=self.batch_first, input_size=self.input_size,
+                             mask=mask, lengths=lengths)
+        x, batched = seq.x, seq.batched
+        B, T, _ = x.shape
         directions = 2 if self.bidirectional else 1
         n = self.num_layers * directions
         if hx is not None:
@@ -103,7 +89,7 @@ class _MinRNN(nn.Module):
             if tuple(hx.shape) != (n, B, self.hidden_size):
                 raise ShapeError(f"Expected hidden size {(n, B, self.hidden_size)}, got {list(hx.shape)}: hx must "
                                  f"be (layers*directions, batch, hidden)")
-        step_mask = normalize_mask(mask, lengths, B, T, x.device)
+        step_mask = normalize_mask(mask, seq.lengths, B, T, x.device)
         h_n = []
         for layer in range(self.num_layers):
             outs = []
@@ -119,14 +105,7 @@ class _MinRNN(nn.Module):
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = nn.functional.dropout(x, self.dropout, training=True)
         h_stack = torch.stack(h_n)  # (layers*directions, B, H)
-        if packed is not None:
-            assert lengths is not None
-            out_packed = pack_padded_sequence(x, torch.as_tensor(lengths).cpu(), batch_first=True,
-                                              enforce_sorted=False)
-            return out_packed, h_stack
-        if not batched:
-            return x[0], h_stack[:, 0]
-        return (x if self.batch_first else x.transpose(0, 1)), h_stack
+        return sequence_output(seq, x, batch_first=self.batch_first), (h_stack if batched else h_stack[:, 0])
 
 
 class MinGRU(_MinRNN):
