@@ -59,10 +59,12 @@ def main(out: str) -> None:
     # a second fit resumes from rank 0's backup on every rank: all 3 epochs are done, none is left to run
     resumed = model.fit(x, y, batch_size=8, epochs=3, validation_split=0.1, callbacks=[saver, backup], verbose=0)
     np.savez(os.path.join(out, f"{tag}_sequence_weights.npz"), *fit_sequence(x, y, world))
+    stopped_weights, stopped = fit_stopped_by_rank_1(x, y, world)
+    np.savez(os.path.join(out, f"{tag}_stopped_weights.npz"), *stopped_weights)
     with open(os.path.join(out, f"{tag}.json"), "w") as f:
         json.dump({"devices": devices, "history": history.history, "evaluate": evaluated, "saves": saves, "backups": backups,
                    "resumed": {"restored_epoch": backup.restored_epoch, "epochs_run": len(resumed.epoch)},
-                   "shards": shard_rows(world), "bad_batch": bad_batch(model, x, y)}, f)
+                   "shards": shard_rows(world), "stopped": stopped, "bad_batch": bad_batch(model, x, y)}, f)
 
 
 class Batches:
@@ -92,6 +94,28 @@ def fit_sequence(x, y, world):
     torch.manual_seed(5 + (0 if world is None else world.rank))
     model.fit(Batches(x[:33], y[:33]), epochs=2, shuffle=True, verbose=0)
     return model.get_weights()
+
+
+class StopAtSecondBatch(keras.callbacks.Callback):
+    """Stops training after the second batch, on rank 1 only (alone: in the one process), from that rank's
+    own view as TerminateOnNaN does on a local loss; counts the batches this rank ran."""
+
+    def __init__(self, world):
+        super().__init__()
+        self.world, self.batches = world, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+        if batch == 1 and (self.world is None or self.world.rank == 1):
+            self.model.stop_training = True
+
+
+def fit_stopped_by_rank_1(x, y, world):
+    """Weights after a fit that rank 1 alone stops in its first epoch; the batches and epochs each rank ran."""
+    model = build()
+    stop = StopAtSecondBatch(world)
+    history = model.fit(x, y, batch_size=8, epochs=3, validation_split=0.1, callbacks=[stop], verbose=0)
+    return model.get_weights(), {"batches": stop.batches, "epochs": len(history.epoch)}
 
 
 def shard_rows(world):

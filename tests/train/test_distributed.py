@@ -68,7 +68,7 @@ def runs(tmp_path_factory):
     found = {}
     for tag, folder in (("single", single), ("rank0", dual), ("rank1", dual)):
         found[tag] = json.loads((folder / f"{tag}.json").read_text())
-        for name in ("weights", "sequence_weights"):
+        for name in ("weights", "sequence_weights", "stopped_weights"):
             with np.load(folder / f"{tag}_{name}.npz") as weights:
                 found[tag][name] = [weights[k] for k in sorted(weights.files, key=lambda k: int(k.split("_")[1]))]
         found[tag]["predict"] = np.load(folder / f"{tag}_predict.npy")
@@ -98,6 +98,18 @@ def test_a_shuffled_sequence_trains_the_one_process_weights(runs):
         np.testing.assert_array_equal(w0, w1)
         np.testing.assert_allclose(w0, ws, rtol=0, atol=ATOL)
         assert not np.array_equal(ws, before)  # a run of its own, not the first fit's weights
+
+
+def test_a_stop_on_one_rank_stops_every_rank_at_the_same_step(runs):
+    # a batch callback sets stop_training on rank 1 alone after its second batch: both ranks stop there
+    # (leaving the loop alone, rank 1 would meet rank 0's next gradient all-reduce with its epoch-end one)
+    single, rank0, rank1 = runs["single"], runs["rank0"], runs["rank1"]
+    assert single["stopped"] == rank0["stopped"] == rank1["stopped"] == {"batches": 2, "epochs": 1}
+    for w0, w1, ws, before in zip(rank0["stopped_weights"], rank1["stopped_weights"], single["stopped_weights"],
+                                  single["weights"]):
+        np.testing.assert_array_equal(w0, w1)
+        np.testing.assert_allclose(w0, ws, rtol=0, atol=ATOL)
+        assert not np.array_equal(ws, before)
 
 
 def test_shards_cover_each_example_once_per_epoch(runs):

@@ -371,6 +371,12 @@ class DataParallel:
     def barrier(self) -> None:
         dist.barrier()
 
+    def any_rank(self, flag: bool) -> bool:
+        """True on every rank when `flag` is true on any (one small all-reduce)."""
+        box = torch.tensor([1.0 if flag else 0.0], device=self.world.comm_device)
+        dist.all_reduce(box, op=dist.ReduceOp.MAX)
+        return bool(box.item() > 0)
+
 
 def data_parallel(model: Any) -> DataParallel | None:
     """The data-parallel context for one call of fit/evaluate/predict, or None in one process."""

@@ -122,6 +122,7 @@ def fit_loop(
     validation_freq: int = 1,
     stats: LoopStats | None = None,
     final_logs: Logs | None = None,
+    agree: Callable[[bool], bool] | None = None,
 ) -> dict[str, float]:
     """Epochs of training with Keras' callback order; returns the last epoch's logs.
 
@@ -129,7 +130,16 @@ def fit_loop(
     then starts at that epoch, as in Keras. Validation runs after the epochs whose 1-based number is a
     multiple of `validation_freq`, counted from 0 whatever `initial_epoch` is (Keras' rule). `final_logs`
     (default `train_logs`) gives each epoch's logs: under data parallelism it sums the metrics over ranks,
-    while the batch logs stay local."""
+    while the batch logs stay local. `agree` (data parallelism) turns this rank's `stop_training` into the
+    ranks' common decision, true when any rank stopped, after every batch and epoch: a callback that stops on
+    a rank's own logs (TerminateOnNaN on a local loss, a user's batch callback) stops every rank at the same
+    step, where one rank alone leaving the loop would leave the others waiting in the next all-reduce."""
+
+    def stopped() -> bool:
+        if agree is not None:
+            model.stop_training = agree(bool(model.stop_training))
+        return bool(model.stop_training)
+
     model.stop_training = False
     model._initial_epoch = None
     callbacks.on_train_begin()
@@ -140,7 +150,7 @@ def fit_loop(
         callbacks.on_epoch_begin(epoch)
         t0 = time.perf_counter()
         done = run_batches(train_step, train_data, callbacks.on_train_batch_begin, callbacks.on_train_batch_end,
-                           train_logs, stats, stop=lambda: model.stop_training)
+                           train_logs, stats, stop=stopped)
         if done == 0:
             raise ValueError("fit got no data: the training set yielded no batch in this epoch")
         epoch_logs = dict((final_logs or train_logs)())
@@ -152,7 +162,7 @@ def fit_loop(
             stats.validation_seconds.append(time.perf_counter() - t1)
         callbacks.on_epoch_end(epoch, epoch_logs)
         logs = epoch_logs
-        if model.stop_training:
+        if stopped():
             break
     callbacks.on_train_end(logs)
     return logs

@@ -645,7 +645,8 @@ class Trainer:
         fit_loop(model=self, train_step=self._train_step, train_logs=self._logs, reset_metrics=self._reset_metrics,
                  train_data=train, epochs=epochs, initial_epoch=initial_epoch, callbacks=cbs,
                  validate=validate if val_batches is not None else None, validation_freq=validation_freq,
-                 stats=stats, final_logs=self._final_logs)
+                 stats=stats, final_logs=self._final_logs,
+                 agree=parallel.any_rank if parallel is not None else None)
         self._end_parallel()
         history.epoch_times = list(stats.epoch_seconds)
         history.loop_stats = stats.as_dict()
