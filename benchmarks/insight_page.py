@@ -13,6 +13,7 @@ running prediction (the work behind one keystroke), when the model is inlined.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -36,6 +37,7 @@ def main() -> int:
     p.add_argument("--screenshot", default=None, help="a PNG of the page as it opens")
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--no-record", action="store_true")
+    p.add_argument("--note", default="shared 2-core machine", help="what else ran on the machine")
     args = p.parse_args()
     env = environment(for_record=not args.no_record)  # before the measurement: a dirty tree refuses here
 
@@ -44,6 +46,7 @@ def main() -> int:
     from lstmkit.insight.cli import _read_texts
     from lstmkit.insight.explore import explore_data, open_explorer, write_page
 
+    load_before = os.getloadavg()
     t0 = time.perf_counter()
     data = explore_data(open_explorer(args.run), args.run, texts=_read_texts(args.texts), samples=args.samples)
     write_page(data, args.out)
@@ -83,7 +86,9 @@ def main() -> int:
         "load_event_ms_median": round(statistics.median(load), 1),
         "typing_ms_median": round(statistics.median(typing), 1) if typing else None,
         "repeats": args.repeats, "command": " ".join(["benchmarks/insight_page.py", *sys.argv[1:]]),
-        "note": "shared 2-core machine, loaded by other engineers' work", "environment": env,
+        "note": args.note, "load_average_1_5_15": {"before": [round(x, 2) for x in load_before],
+                                                    "after": [round(x, 2) for x in os.getloadavg()]},
+        "environment": env,
     }
     print({k: v for k, v in record.items() if k not in ("environment", "ready_ms")})
     if not args.no_record:
